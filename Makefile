@@ -1,0 +1,75 @@
+# r1c - build, test and benchmark.
+#   make            library + bin/ executables (warnings are errors)
+#   make test       every test (C unit tests, then PyTorch/Python reference tests)
+#   make asan       the same executables and tests with AddressSanitizer + UBSan, in build/asan
+#   make test-asan  the test suite against the sanitizer build
+#   make bench      benchmarks, each next to its reference
+#   make deps       install what a fresh Debian machine lacks (scripts/install-deps.sh)
+#   make cuda       compile the CUDA sources with nvcc (when there are any and nvcc exists)
+#   make format     clang-format every C source in place
+
+CC      ?= cc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BUILD   ?= build
+OPT     ?= -O2
+SAN     ?=
+ARCHFLAGS ?= -march=x86-64-v3
+CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
+
+BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
+LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lsqlite3 -lm -fopenmp $(SAN)
+BIN     = $(if $(filter build,$(BUILD)),bin,$(BUILD)/bin)
+
+CORE_SRC  := $(wildcard core/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
+TOOLS     := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/r1-*.c))
+TEST_SRC  := $(wildcard tests/test_*.c)
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIB       := $(BUILD)/libr1c.a
+
+.PHONY: all test asan test-asan bench deps cuda format clean
+all: $(TOOLS) $(TESTS) $(BENCHES)
+
+$(BUILD)/%.o: %.c $(wildcard core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+test: all
+	R1_BIN=$(abspath $(BIN)) R1_TESTBIN=$(abspath $(BUILD)/tests) tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
+
+test-asan: asan
+	$(MAKE) BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+bench: all
+	R1_BIN=$(abspath $(BIN)) R1_BENCHBIN=$(abspath $(BUILD)/bench) bench/run.sh
+
+deps:
+	scripts/install-deps.sh
+
+cuda:
+	scripts/build-cuda.sh
+
+format:
+	clang-format -i core/*.[ch] tools/*.c tests/*.c $(wildcard bench/*.c)
+
+clean:
+	rm -rf build bin
