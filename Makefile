@@ -29,7 +29,8 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB       := $(BUILD)/libr1c.a
 
-.PHONY: all test asan test-asan bench deps cuda format clean
+.SECONDARY:
+.PHONY: all test asan test-asan bench deps cuda format clean demo
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h)
@@ -73,3 +74,6 @@ format:
 
 clean:
 	rm -rf build bin
+
+demo: all
+	pipelines/demo.sh

@@ -61,6 +61,7 @@ static void adam_slice(float *restrict p, const float *restrict g, float *restri
 
 void r1_adamw_step(R1AdamW *o, float *params, const float *grads, float lr) {
     long t = ++o->step;
+    o->lr = lr;
     double b1 = o->beta1, b2 = o->beta2;
     double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
     Coefs c = {
@@ -147,15 +148,17 @@ int r1_adamw_save(const R1AdamW *o, const char *path, R1Err *err) {
         describe(&ts[2 * i + 1], &tb->p[i], prefixed("exp_avg_sq.", tb->p[i].name), o->v);
     }
     /* %.9g round-trips a float32 exactly, so a resumed run is bit-identical. */
-    char vals[5][40];
+    char vals[6][40];
     snprintf(vals[0], sizeof vals[0], "%ld", o->step);
+    snprintf(vals[5], sizeof vals[5], "%.9g", (double)o->lr);
     snprintf(vals[1], sizeof vals[1], "%.9g", (double)o->beta1);
     snprintf(vals[2], sizeof vals[2], "%.9g", (double)o->beta2);
     snprintf(vals[3], sizeof vals[3], "%.9g", (double)o->eps);
     snprintf(vals[4], sizeof vals[4], "%.9g", (double)o->weight_decay);
     const char *kv[] = {"step",  vals[0], "beta1", vals[1],        "beta2",
-                        vals[2], "eps",   vals[3], "weight_decay", vals[4]};
-    int rc = r1_st_write(path, ts, n, kv, 5, err);
+                        vals[2], "eps",   vals[3], "weight_decay", vals[4],
+                        "lr",    vals[5]};
+    int rc = r1_st_write(path, ts, n, kv, 6, err);
     for (int i = 0; i < n; i++) free((char *)ts[i].name);
     free(ts);
     return rc;

@@ -19,6 +19,7 @@
 typedef struct {
     float beta1, beta2, eps, weight_decay;
     long step;   /* optimizer steps taken so far */
+    float lr;    /* learning rate of the last step (saved for the record; not needed to resume) */
     float *m, *v; /* first and second moments, table->total floats each */
     const R1ParamTable *table;
 } R1AdamW;

@@ -96,6 +96,16 @@ static size_t unique_params(const R1Model *m) {
     return n;
 }
 
+/* Bytes in the unit a person reads best: 812.5 KiB, 3.1 MiB, 14.90 GiB. */
+static const char *human(size_t bytes, char *buf, size_t n) {
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) v /= 1024.0, u++;
+    snprintf(buf, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
 static int cmd_info(const Opts *o) {
     if (!o->model) return die("info needs --model DIR");
     R1Err err;
@@ -107,8 +117,6 @@ static int cmd_info(const Opts *o) {
     free(cpath);
     if (rc != 0) return die(err.msg);
     size_t n = unique_params(&m);
-    double gib = 1024.0 * 1024.0 * 1024.0;
-    double act = (double)r1_acts_bytes(&c, 1024) / gib;
     if (o->json) {
         printf("{\"architecture\":\"%s\",\"layers\":%d,\"hidden\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"head_dim\":%d,\"intermediate\":%d,\"vocab\":%d,\"tied_embeddings\":%s,"
@@ -125,10 +133,12 @@ static int cmd_info(const Opts *o) {
         printf("rope           theta %g%s\n", c.rope_theta,
                c.rope_type == R1_ROPE_LLAMA3 ? ", llama3 scaling" : "");
         printf("parameters     %zu (%.2f M)\n", n, n / 1e6);
-        printf("memory         weights %.3f GiB f32, %.3f GiB bf16\n", n * 4 / gib, n * 2 / gib);
-        printf("               training %.3f GiB (f32 weights, grads, AdamW moments)\n",
-               n * 16 / gib);
-        printf("               + %.3f GiB activations per 1024 tokens in a batch\n", act);
+        char b1[32], b2[32], b3[32], b4[32];
+        printf("memory         weights %s f32, %s bf16\n", human(n * 4, b1, 32), human(n * 2, b2, 32));
+        printf("               training %s (f32 weights, gradients, AdamW moments)\n",
+               human(n * 16, b3, 32));
+        printf("               + %s of activations per 1024 tokens in a batch\n",
+               human(r1_acts_bytes(&c, 1024), b4, 32));
     }
     r1_model_free(&m);
     return 0;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Benchmarks, each next to its reference implementation (`make bench`).
+#   model: $R1_BENCHBIN/bench_model (r1c) vs bench/bench_model_torch.py (PyTorch)
+#          on the same Qwen2-shaped model and batch; forward and forward+backward.
+# A missed goal is reported, not an error (this is a benchmark, not a test); a
+# program that fails or prints no result fails the script.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+: "${R1_BIN:=$root/bin}" "${R1_BENCHBIN:=$root/build/bench}" "${R1_PY:=$root/.venv/bin/python}"
+export R1_BIN R1_BENCHBIN R1_PY
+
+# last_json CMD...: runs CMD (its other output goes to stderr, for the log) and
+# prints its last line that is a JSON object. Fails if CMD fails or has none.
+last_json() {
+    local out line
+    out=$("$@") || { echo "bench: '$*' failed" >&2; return 1; }
+    line=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
+    printf '%s\n' "$out" | grep -v '^{' >&2 || true
+    [ -n "$line" ] || { echo "bench: '$*' printed no JSON result" >&2; return 1; }
+    printf '%s\n' "$line"
+}
+
+bench_model() {
+    local batch=8 seq=256 iters=3 r1c torch
+    echo "== model forward / forward+backward: batch $batch x $seq tokens, median of $iters (OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}, $(nproc) CPUs)"
+    r1c=$(last_json "$R1_BENCHBIN/bench_model" --batch $batch --seq $seq --iters $iters)
+    torch=$(last_json "$R1_PY" "$here/bench_model_torch.py" --batch $batch --seq $seq --iters $iters)
+    echo "$r1c"
+    echo "$torch"
+    "$R1_PY" - "$r1c" "$torch" <<'EOF'
+import json, sys
+
+c, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+FWDBWD_GOAL, MATMUL_GOAL = 1.3, 0.5  # r1c/PyTorch fwd+bwd speed; share of sgemm peak
+
+
+def met(ok):
+    return "met" if ok else "NOT met"
+
+
+print(f"{'':14}{'fwd tok/s':>12}{'fwd+bwd tok/s':>16}")
+print(f"{'r1c':14}{c['fwd_tok_s']:12.1f}{c['fwdbwd_tok_s']:16.1f}")
+print(f"{'PyTorch':14}{t['fwd_tok_s']:12.1f}{t['fwdbwd_tok_s']:16.1f}"
+      f"   (torch {t.get('torch', '?')}, {t.get('threads', '?')} threads)")
+fwd_x, fwdbwd_x = c["fwd_tok_s"] / t["fwd_tok_s"], c["fwdbwd_tok_s"] / t["fwdbwd_tok_s"]
+print(f"{'r1c/PyTorch':14}{fwd_x:11.2f}x{fwdbwd_x:15.2f}x")
+share = c["matmul_gflops"] / c["sgemm_peak_gflops"]
+print(f"r1c fwd+bwd {c['fwdbwd_gflops']:.1f} GFLOP/s; matmuls {c['matmul_gflops']:.1f} GFLOP/s"
+      f" = {100 * share:.1f}% of the measured sgemm peak {c['sgemm_peak_gflops']:.1f} GFLOP/s")
+print(f"goal fwd+bwd >= {FWDBWD_GOAL}x PyTorch: {met(fwdbwd_x >= FWDBWD_GOAL)} ({fwdbwd_x:.2f}x)")
+print(f"goal matmul >= {100 * MATMUL_GOAL:.0f}% of sgemm peak: {met(share >= MATMUL_GOAL)} ({100 * share:.1f}%)")
+EOF
+}
+
+bench_model
