@@ -32,7 +32,8 @@ static double median(double *v, int n) {
 
 static double sgemm_peak(void) {
     int n = 2048;
-    float *a = r1_falloc((size_t)n * n), *b = r1_falloc((size_t)n * n), *c = r1_falloc((size_t)n * n);
+    float *a = r1_falloc((size_t)n * n), *b = r1_falloc((size_t)n * n),
+          *c = r1_falloc((size_t)n * n);
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = 1e-3f * (float)(i % 1000);
     double best = 0;
     for (int r = 0; r < 4; r++) {
@@ -48,16 +49,19 @@ static double sgemm_peak(void) {
 /* Forward FLOPs of the matrix products per token, and of attention per batch. */
 static double matmul_flops_per_token(const R1Config *c) {
     double C = c->hidden, hd = c->head_dim, qkv = (c->n_heads + 2.0 * c->n_kv_heads) * hd;
-    double per_layer = C * qkv + c->n_heads * hd * C + C * 2.0 * c->intermediate +
-                       c->intermediate * C;
+    double per_layer =
+        C * qkv + c->n_heads * hd * C + C * 2.0 * c->intermediate + c->intermediate * C;
     return 2.0 * (c->n_layers * per_layer + C * c->vocab);
 }
 
 /* The model's products (forward and both backward products) on their own. */
 static double matmul_gflops(const R1Config *c, int T) {
     int C = c->hidden, hd = c->head_dim, ff = c->intermediate;
-    int shapes[5][2] = {{C, (c->n_heads + 2 * c->n_kv_heads) * hd}, {c->n_heads * hd, C},
-                        {C, 2 * ff}, {ff, C}, {C, c->vocab}};
+    int shapes[5][2] = {{C, (c->n_heads + 2 * c->n_kv_heads) * hd},
+                        {c->n_heads * hd, C},
+                        {C, 2 * ff},
+                        {ff, C},
+                        {C, c->vocab}};
     double flops = 0, secs = 0;
     for (int s = 0; s < 5; s++) {
         int IC = shapes[s][0], OC = shapes[s][1];
@@ -78,9 +82,12 @@ static double matmul_gflops(const R1Config *c, int T) {
 int main(int argc, char **argv) {
     int B = 8, S = 256, iters = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seq")) S = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--batch"))
+            B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seq"))
+            S = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--iters"))
+            iters = atoi(argv[i + 1]);
     }
     if (B < 1 || S < 2 || iters < 1 || iters > 100) {
         fprintf(stderr, "usage: bench_model [--batch B] [--seq S] [--iters N]\n");
@@ -126,10 +133,11 @@ int main(int argc, char **argv) {
      * forward and 5 backward (the probabilities are recomputed). */
     double attn = 2.0 * B * (double)S * S * cfg.head_dim * cfg.n_heads * cfg.n_layers;
     double flops_fb = 3.0 * matmul_flops_per_token(&cfg) * T + 7.0 * attn;
-    printf("{\"impl\":\"r1c\",\"params\":%zu,\"tokens\":%d,\"fwd_tok_s\":%.1f,\"fwdbwd_tok_s\":%.1f,"
-           "\"fwdbwd_gflops\":%.1f,\"matmul_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f}\n",
-           m.table.total, T, T / fwd, T / fb, flops_fb / fb / 1e9, matmul_gflops(&cfg, T),
-           sgemm_peak());
+    printf(
+        "{\"impl\":\"r1c\",\"params\":%zu,\"tokens\":%d,\"fwd_tok_s\":%.1f,\"fwdbwd_tok_s\":%.1f,"
+        "\"fwdbwd_gflops\":%.1f,\"matmul_gflops\":%.1f,\"sgemm_peak_gflops\":%.1f}\n",
+        m.table.total, T, T / fwd, T / fb, flops_fb / fb / 1e9, matmul_gflops(&cfg, T),
+        sgemm_peak());
     free(tok), free(tgt), free(starts), free(tf), free(tfb);
     r1_acts_free(&a);
     r1_model_free(&m);

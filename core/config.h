@@ -20,19 +20,19 @@ typedef enum { R1_ROPE_DEFAULT = 0, R1_ROPE_LLAMA3 = 1 } R1RopeType;
 
 typedef struct {
     R1Arch arch;
-    int hidden;        /* hidden_size */
-    int n_layers;      /* num_hidden_layers */
-    int n_heads;       /* num_attention_heads */
-    int n_kv_heads;    /* num_key_value_heads (defaults to n_heads) */
-    int head_dim;      /* head_dim (defaults to hidden / n_heads) */
-    int intermediate;  /* intermediate_size */
-    int vocab;         /* vocab_size */
-    int max_pos;       /* max_position_embeddings */
-    float rms_eps;     /* rms_norm_eps */
-    float rope_theta;  /* rope_theta */
+    int hidden;         /* hidden_size */
+    int n_layers;       /* num_hidden_layers */
+    int n_heads;        /* num_attention_heads */
+    int n_kv_heads;     /* num_key_value_heads (defaults to n_heads) */
+    int head_dim;       /* head_dim (defaults to hidden / n_heads) */
+    int intermediate;   /* intermediate_size */
+    int vocab;          /* vocab_size */
+    int max_pos;        /* max_position_embeddings */
+    float rms_eps;      /* rms_norm_eps */
+    float rope_theta;   /* rope_theta */
     int tie_embeddings; /* tie_word_embeddings */
-    int qkv_bias;      /* Qwen2: always 1; Llama: attention_bias (only false supported) */
-    float init_range;  /* initializer_range */
+    int qkv_bias;       /* Qwen2: always 1; Llama: attention_bias (only false supported) */
+    float init_range;   /* initializer_range */
     /* rope_scaling of type "llama3" (Llama-3.1, DeepSeek-R1-Distill-Llama) */
     R1RopeType rope_type;
     float rope_factor, rope_low_freq_factor, rope_high_freq_factor;

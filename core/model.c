@@ -109,17 +109,21 @@ static void pack_params(R1ParamTable *t) {
     t->total = off;
 }
 
-int r1_model_build(R1Model *m, const R1Config *cfg, const char *source, R1Err *err) {
-    memset(m, 0, sizeof *m);
-    if (r1_config_validate(cfg, source, err) != 0) return -1;
-    m->cfg = *cfg;
-    R1ParamTable *t = &m->table;
+void r1_param_table_build(R1ParamTable *t, const R1Config *cfg) {
+    memset(t, 0, sizeof *t);
     add_param(t, "model.embed_tokens.weight", cfg->vocab, cfg->hidden, 1);
     for (int l = 0; l < cfg->n_layers; l++) add_layer_params(t, cfg, l);
     add_param(t, "model.norm.weight", cfg->hidden, 0, 0);
     if (!cfg->tie_embeddings) add_param(t, "lm_head.weight", cfg->vocab, cfg->hidden, 1);
     pack_params(t);
-    m->params = r1_falloc(t->total);
+}
+
+int r1_model_build(R1Model *m, const R1Config *cfg, const char *source, R1Err *err) {
+    memset(m, 0, sizeof *m);
+    if (r1_config_validate(cfg, source, err) != 0) return -1;
+    m->cfg = *cfg;
+    r1_param_table_build(&m->table, cfg);
+    m->params = r1_falloc(m->table.total);
     m->layers = r1_xcalloc((size_t)cfg->n_layers, sizeof(R1Layer));
     resolve_pointers(m);
     for (int l = 0; l < cfg->n_layers; l++)
@@ -170,7 +174,7 @@ void r1_model_init_random(R1Model *m, uint64_t seed) {
 static int ignorable_tensor(const R1Model *m, const char *name) {
     size_t n = strlen(name), k = strlen("rotary_emb.inv_freq");
     if (n >= k && strcmp(name + n - k, "rotary_emb.inv_freq") == 0) return 1; /* old HF buffers */
-    return m->cfg.tie_embeddings && strcmp(name, "lm_head.weight") == 0;   /* tied copy */
+    return m->cfg.tie_embeddings && strcmp(name, "lm_head.weight") == 0;      /* tied copy */
 }
 
 static int load_tensor(R1Model *m, const R1StDir *d, const R1Param *p, R1Err *err) {
@@ -240,8 +244,8 @@ int r1_model_save(const R1Model *m, const char *dir, R1DType dtype, R1Err *err) 
     R1StWriteTensor *ts = r1_xcalloc((size_t)m->table.n, sizeof *ts);
     for (int i = 0; i < m->table.n; i++) {
         const R1Param *p = &m->table.p[i];
-        ts[i] = (R1StWriteTensor){.name = p->name, .dtype = dtype, .ndim = p->ndim,
-                                  .data = m->params + p->offset};
+        ts[i] = (R1StWriteTensor){
+            .name = p->name, .dtype = dtype, .ndim = p->ndim, .data = m->params + p->offset};
         memcpy(ts[i].shape, p->shape, sizeof p->shape);
     }
     /* transformers refuses safetensors files whose metadata lacks format=pt. */

@@ -59,21 +59,25 @@ typedef struct {
 typedef struct {
     int T, cap_T, cap_pos;
     int *pos;
-    float *resid;             /* [(L + 1), T, C]: the input of each layer, then the last output */
-    float *ln1, *ln2, *mid;   /* [L, T, C] */
-    float *rstd1, *rstd2;     /* [L, T] */
-    float *qkv;               /* [L, T, (H + 2 KV) hd], q and k after RoPE */
-    float *att, *lse;         /* [L, T, H hd], [L, T, H] */
-    float *gu, *act;          /* [L, T, 2 I], [L, T, I] */
-    float *lnf, *rstdf;       /* [T, C], [T] */
-    float *logits;            /* [T, V]; the backward turns it into dlogits */
-    float *logp, *lse_v;      /* [T] */
+    float *resid;           /* [(L + 1), T, C]: the input of each layer, then the last output */
+    float *ln1, *ln2, *mid; /* [L, T, C] */
+    float *rstd1, *rstd2;   /* [L, T] */
+    float *qkv;             /* [L, T, (H + 2 KV) hd], q and k after RoPE */
+    float *att, *lse;       /* [L, T, H hd], [L, T, H] */
+    float *gu, *act;        /* [L, T, 2 I], [L, T, I] */
+    float *lnf, *rstdf;     /* [T, C], [T] */
+    float *logits;          /* [T, V]; the backward turns it into dlogits */
+    float *logp, *lse_v;    /* [T] */
     float *rope_cos, *rope_sin;
     float *d_res, *d_ln, *d_qkv, *d_att, *d_gu, *d_act; /* backward scratch */
     float loss;
     int n_targets;
 } R1Acts;
 
+/* The parameter table a config implies, without allocating the parameters
+ * (for sizes and names; free t->p when done). */
+void r1_param_table_build(R1ParamTable *t, const R1Config *cfg);
+/* Validates cfg, builds the table and allocates zeroed parameters. */
 int r1_model_build(R1Model *m, const R1Config *cfg, const char *source, R1Err *err);
 void r1_model_free(R1Model *m);
 void r1_model_init_random(R1Model *m, uint64_t seed);

@@ -230,7 +230,8 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
                 /* dS = P (dP - rowsum(dO . O)), the softmax backward. */
                 for (int i = 0; i < L; i++) {
                     float d = 0.0f;
-                    for (int e = 0; e < hd; e++) d += doh[(size_t)i * ldo + e] * oh[(size_t)i * ldo + e];
+                    for (int e = 0; e < hd; e++)
+                        d += doh[(size_t)i * ldo + e] * oh[(size_t)i * ldo + e];
                     D[i] = d;
                 }
                 for (int i = 0; i < L; i++) {
@@ -241,8 +242,8 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
                 /* dQ = scale dS K;  dK += scale dS^T Q */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, scale, dP, L, kg,
                             ldkv, 0.0f, dqh, ldd);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, scale, dP, L, qh, ldq,
-                            1.0f, dkg, ldd);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, scale, dP, L, qh,
+                            ldq, 1.0f, dkg, ldd);
             }
         }
         free(P);
@@ -277,7 +278,8 @@ void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_
 
 /* ---- log-probabilities ----------------------------------------------------- */
 
-void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T, int V) {
+void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T,
+                    int V) {
 #pragma omp parallel for
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;

@@ -155,9 +155,8 @@ int r1_adamw_save(const R1AdamW *o, const char *path, R1Err *err) {
     snprintf(vals[2], sizeof vals[2], "%.9g", (double)o->beta2);
     snprintf(vals[3], sizeof vals[3], "%.9g", (double)o->eps);
     snprintf(vals[4], sizeof vals[4], "%.9g", (double)o->weight_decay);
-    const char *kv[] = {"step",  vals[0], "beta1", vals[1],        "beta2",
-                        vals[2], "eps",   vals[3], "weight_decay", vals[4],
-                        "lr",    vals[5]};
+    const char *kv[] = {"step", vals[0], "beta1",        vals[1], "beta2", vals[2],
+                        "eps",  vals[3], "weight_decay", vals[4], "lr",    vals[5]};
     int rc = r1_st_write(path, ts, n, kv, 6, err);
     for (int i = 0; i < n; i++) free((char *)ts[i].name);
     free(ts);

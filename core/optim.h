@@ -18,8 +18,8 @@
 
 typedef struct {
     float beta1, beta2, eps, weight_decay;
-    long step;   /* optimizer steps taken so far */
-    float lr;    /* learning rate of the last step (saved for the record; not needed to resume) */
+    long step;    /* optimizer steps taken so far */
+    float lr;     /* learning rate of the last step (saved for the record; not needed to resume) */
     float *m, *v; /* first and second moments, table->total floats each */
     const R1ParamTable *table;
 } R1AdamW;
@@ -46,8 +46,8 @@ typedef enum { R1_SCHED_CONSTANT = 0, R1_SCHED_COSINE = 1, R1_SCHED_LINEAR = 2 }
 typedef struct {
     R1SchedKind kind;
     double peak_lr;
-    long warmup;        /* steps of linear warmup from peak/warmup up to peak */
-    long total;         /* total steps (cosine/linear reach the floor at step total) */
+    long warmup;         /* steps of linear warmup from peak/warmup up to peak */
+    long total;          /* total steps (cosine/linear reach the floor at step total) */
     double min_lr_ratio; /* the floor as a fraction of peak (cosine, linear) */
 } R1Schedule;
 

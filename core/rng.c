@@ -14,7 +14,9 @@ void r1_rng_seed(R1Rng *r, uint64_t seed) {
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k) {
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t r1_rng_u64(R1Rng *r) {
     uint64_t *s = r->s;
@@ -28,7 +30,9 @@ uint64_t r1_rng_u64(R1Rng *r) {
     return out;
 }
 
-double r1_rng_uniform(R1Rng *r) { return (double)(r1_rng_u64(r) >> 11) * 0x1.0p-53; }
+double r1_rng_uniform(R1Rng *r) {
+    return (double)(r1_rng_u64(r) >> 11) * 0x1.0p-53;
+}
 
 double r1_rng_normal(R1Rng *r) {
     double u1 = 1.0 - r1_rng_uniform(r); /* (0, 1]: log stays finite */

@@ -51,8 +51,8 @@ const char *r1_st_meta(const R1StFile *f, const char *key); /* NULL if absent */
 /* Converts any supported float dtype to float32; count must equal t->numel. */
 int r1_st_to_f32(const R1StTensor *t, float *out, size_t count, const char *path, R1Err *err);
 /* Reads `name` into out after checking its shape equals shape[0..ndim). */
-int r1_st_read_f32(const R1StFile *f, const char *name, const int64_t *shape, int ndim,
-                   float *out, R1Err *err);
+int r1_st_read_f32(const R1StFile *f, const char *name, const int64_t *shape, int ndim, float *out,
+                   R1Err *err);
 
 size_t r1_dtype_size(R1DType d);
 const char *r1_dtype_name(R1DType d);

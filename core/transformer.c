@@ -13,21 +13,23 @@ typedef struct {
 } Dims;
 
 static Dims dims_of(const R1Config *c) {
-    Dims d = {c->hidden, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, 0, c->intermediate,
-              c->vocab};
+    Dims d = {c->hidden,   c->n_layers, c->n_heads,      c->n_kv_heads,
+              c->head_dim, 0,           c->intermediate, c->vocab};
     d.QKV = (d.H + 2 * d.KV) * d.hd;
     return d;
 }
 
 /* ---- activations ----------------------------------------------------------- */
 
-void r1_acts_init(R1Acts *a) { memset(a, 0, sizeof *a); }
+void r1_acts_init(R1Acts *a) {
+    memset(a, 0, sizeof *a);
+}
 
 void r1_acts_free(R1Acts *a) {
-    float *bufs[] = {a->resid, a->ln1,    a->ln2,  a->mid,   a->rstd1, a->rstd2, a->qkv,  a->att,
-                     a->lse,   a->gu,     a->act,  a->lnf,   a->rstdf, a->logits, a->logp, a->lse_v,
-                     a->d_res, a->d_ln,   a->d_qkv, a->d_att, a->d_gu,  a->d_act, a->rope_cos,
-                     a->rope_sin};
+    float *bufs[] = {a->resid, a->ln1,    a->ln2,  a->mid,   a->rstd1,    a->rstd2,
+                     a->qkv,   a->att,    a->lse,  a->gu,    a->act,      a->lnf,
+                     a->rstdf, a->logits, a->logp, a->lse_v, a->d_res,    a->d_ln,
+                     a->d_qkv, a->d_att,  a->d_gu, a->d_act, a->rope_cos, a->rope_sin};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(a->pos);
     memset(a, 0, sizeof *a);
@@ -35,7 +37,8 @@ void r1_acts_free(R1Acts *a) {
 
 /* Floats per token of each saved activation, in one place for alloc and info. */
 static size_t floats_per_token(const Dims *d) {
-    size_t per_layer = 3 * (size_t)d->C + 2 + d->QKV + (size_t)d->H * d->hd + d->H + 3 * (size_t)d->I;
+    size_t per_layer =
+        3 * (size_t)d->C + 2 + d->QKV + (size_t)d->H * d->hd + d->H + 3 * (size_t)d->I;
     size_t scratch = 2 * (size_t)d->C + d->QKV + (size_t)d->H * d->hd + 3 * (size_t)d->I;
     return (size_t)(d->L + 1) * d->C + d->L * per_layer + d->C + 1 + d->V + 2 + scratch;
 }
@@ -166,7 +169,9 @@ void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b) {
 
 /* ---- backward -------------------------------------------------------------- */
 
-static float *grad_of(R1Model *m, const float *param) { return m->grads + (param - m->params); }
+static float *grad_of(R1Model *m, const float *param) {
+    return m->grads + (param - m->params);
+}
 
 /* On entry a->d_res holds dL/d(layer output); on exit dL/d(layer input). */
 static void layer_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d, int l) {
@@ -197,8 +202,8 @@ static void layer_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *
     op_rope_bwd(a->d_qkv, d->QKV, a->pos, a->rope_cos, a->rope_sin, nT, d->H, d->hd);
     op_rope_bwd(a->d_qkv + Hd, d->QKV, a->pos, a->rope_cos, a->rope_sin, nT, d->KV, d->hd);
     memset(a->d_ln, 0, sizeof(float) * T * d->C);
-    op_matmul_bwd(a->d_ln, grad_of(m, w->wqkv), w->bqkv ? grad_of(m, w->bqkv) : NULL, a->d_qkv,
-                  ln1, w->wqkv, nT, d->C, d->QKV);
+    op_matmul_bwd(a->d_ln, grad_of(m, w->wqkv), w->bqkv ? grad_of(m, w->bqkv) : NULL, a->d_qkv, ln1,
+                  w->wqkv, nT, d->C, d->QKV);
     op_rmsnorm_bwd(dres, grad_of(m, w->ln1), a->d_ln, x, w->ln1, a->rstd1 + l * T, nT, d->C);
 }
 

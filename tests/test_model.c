@@ -185,7 +185,9 @@ static void write_altered(const R1Model *m, const char *dir, const char *drop, c
     for (int i = 0; i < m->table.n; i++) {
         const R1Param *p = &m->table.p[i];
         if (drop && strcmp(p->name, drop) == 0) continue;
-        ts[n] = (R1StWriteTensor){.name = p->name, .dtype = R1_F32, .ndim = p->ndim,
+        ts[n] = (R1StWriteTensor){.name = p->name,
+                                  .dtype = R1_F32,
+                                  .ndim = p->ndim,
                                   .shape = {p->shape[0], p->shape[1]},
                                   .data = m->params + p->offset};
         if (reshape && strcmp(p->name, reshape) == 0) { /* same numel, transposed shape */

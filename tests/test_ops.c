@@ -20,9 +20,9 @@
 #include "ops.h"
 #include "util.h"
 
-#define FWD_TOL 1e-5
+#define FWD_TOL  1e-5
 #define GRAD_TOL 1e-3
-#define EPS 1e-2f
+#define EPS      1e-2f
 
 static double max_rel(const float *a, const double *ref, size_t n) {
     double worst = 0.0, scale = 1e-30;
@@ -66,7 +66,8 @@ static void test_matmul(void **state) {
     float *acc = r1_falloc(30);
     for (int i = 0; i < 30; i++) acc[i] = 1.0f;
     op_matmul_fwd(acc, c.inp, c.w, c.b, 5, 7, 6, 1);
-    for (int i = 0; i < 30; i++) assert_true(fabs(acc[i] - 1.0 - ref[i]) < 1e-5 * (1 + fabs(ref[i])));
+    for (int i = 0; i < 30; i++)
+        assert_true(fabs(acc[i] - 1.0 - ref[i]) < 1e-5 * (1 + fabs(ref[i])));
     float *dinp = r1_falloc(35), *dw = r1_falloc(42), *db = r1_falloc(6);
     op_matmul_bwd(dinp, dw, db, c.R, c.inp, c.w, 5, 7, 6);
     assert_true(fd_max_error(matmul_loss, &c, c.inp, dinp, 35, EPS, 64, "matmul dinp") < GRAD_TOL);

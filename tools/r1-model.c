@@ -51,10 +51,14 @@ static int parse_opts(Opts *o, int argc, char **argv) {
         if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) return fputs(usage, stdout), 2;
         if (i + 1 >= argc) return fprintf(stderr, "r1-model: %s needs a value\n", f), 1;
         const char *v = argv[++i];
-        if (strcmp(f, "--model") == 0) o->model = v;
-        else if (strcmp(f, "--config") == 0) o->config = v;
-        else if (strcmp(f, "--out") == 0) o->out = v;
-        else if (strcmp(f, "--dtype") == 0) o->dtype = v;
+        if (strcmp(f, "--model") == 0)
+            o->model = v;
+        else if (strcmp(f, "--config") == 0)
+            o->config = v;
+        else if (strcmp(f, "--out") == 0)
+            o->out = v;
+        else if (strcmp(f, "--dtype") == 0)
+            o->dtype = v;
         else if (strcmp(f, "--seed") == 0) {
             char *end;
             errno = 0;
@@ -64,7 +68,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->tokens[o->n_tokens++] = v;
         else if (strcmp(f, "--targets") == 0 && o->n_targets < MAX_SEQS)
             o->targets[o->n_targets++] = v;
-        else return fprintf(stderr, "r1-model: unknown or repeated-too-often option %s\n", f), 1;
+        else
+            return fprintf(stderr, "r1-model: unknown or repeated-too-often option %s\n", f), 1;
     }
     return 0;
 }
@@ -90,9 +95,9 @@ static int parse_ids(const char *s, const char *flag, int seq, int **ids, int *n
     }
 }
 
-static size_t unique_params(const R1Model *m) {
+static size_t count_params(const R1ParamTable *t) {
     size_t n = 0;
-    for (int i = 0; i < m->table.n; i++) n += m->table.p[i].numel;
+    for (int i = 0; i < t->n; i++) n += t->p[i].numel;
     return n;
 }
 
@@ -110,13 +115,16 @@ static int cmd_info(const Opts *o) {
     if (!o->model) return die("info needs --model DIR");
     R1Err err;
     R1Config c;
-    R1Model m;
     char *cpath = r1_path_join(o->model, "config.json");
     int rc = r1_config_load(&c, cpath, &err);
-    if (rc == 0) rc = r1_model_build(&m, &c, cpath, &err);
+    if (rc == 0) rc = r1_config_validate(&c, cpath, &err);
     free(cpath);
     if (rc != 0) return die(err.msg);
-    size_t n = unique_params(&m);
+    /* Sizes come from the table alone: info must work for models larger than memory. */
+    R1ParamTable t;
+    r1_param_table_build(&t, &c);
+    size_t n = count_params(&t);
+    free(t.p);
     if (o->json) {
         printf("{\"architecture\":\"%s\",\"layers\":%d,\"hidden\":%d,\"heads\":%d,\"kv_heads\":%d,"
                "\"head_dim\":%d,\"intermediate\":%d,\"vocab\":%d,\"tied_embeddings\":%s,"
@@ -132,15 +140,16 @@ static int cmd_info(const Opts *o) {
         printf("vocabulary     %d%s\n", c.vocab, c.tie_embeddings ? " (tied embeddings)" : "");
         printf("rope           theta %g%s\n", c.rope_theta,
                c.rope_type == R1_ROPE_LLAMA3 ? ", llama3 scaling" : "");
-        printf("parameters     %zu (%.2f M)\n", n, n / 1e6);
+        printf("parameters     %zu (%.2f %s)\n", n, n >= 1e9 ? n / 1e9 : n / 1e6,
+               n >= 1e9 ? "B" : "M");
         char b1[32], b2[32], b3[32], b4[32];
-        printf("memory         weights %s f32, %s bf16\n", human(n * 4, b1, 32), human(n * 2, b2, 32));
+        printf("memory         weights %s f32, %s bf16\n", human(n * 4, b1, 32),
+               human(n * 2, b2, 32));
         printf("               training %s (f32 weights, gradients, AdamW moments)\n",
                human(n * 16, b3, 32));
         printf("               + %s of activations per 1024 tokens in a batch\n",
                human(r1_acts_bytes(&c, 1024), b4, 32));
     }
-    r1_model_free(&m);
     return 0;
 }
 
@@ -177,7 +186,10 @@ static int make_batch(const Opts *o, R1Batch *b, int **tok, int **tgt, int **sta
         }
     }
     for (int t = 0; t < ng; t++) (*tgt)[t] = (*tgt)[t] < 0 ? -1 : (*tgt)[t];
-    *b = (R1Batch){.n_seqs = o->n_tokens, .n_tokens = nt, .tokens = *tok, .seq_start = *starts,
+    *b = (R1Batch){.n_seqs = o->n_tokens,
+                   .n_tokens = nt,
+                   .tokens = *tok,
+                   .seq_start = *starts,
                    .targets = o->n_targets ? *tgt : NULL};
     return 0;
 }
@@ -187,8 +199,11 @@ static int write_forward(const R1Model *m, const R1Acts *a, const float *logits,
     int n = 0, cap = 2 + (with_grads ? m->table.n : 0);
     R1StWriteTensor *ts = r1_xcalloc((size_t)cap, sizeof *ts);
     char **names = r1_xcalloc((size_t)cap, sizeof(char *));
-    ts[n++] = (R1StWriteTensor){.name = "logits", .dtype = R1_F32, .ndim = 2,
-                                .shape = {a->T, m->cfg.vocab}, .data = logits};
+    ts[n++] = (R1StWriteTensor){.name = "logits",
+                                .dtype = R1_F32,
+                                .ndim = 2,
+                                .shape = {a->T, m->cfg.vocab},
+                                .data = logits};
     if (with_grads) {
         ts[n++] = (R1StWriteTensor){
             .name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &a->loss};
@@ -197,7 +212,9 @@ static int write_forward(const R1Model *m, const R1Acts *a, const float *logits,
             size_t len = strlen(p->name) + 6;
             names[n] = r1_xmalloc(len);
             snprintf(names[n], len, "grad.%s", p->name);
-            ts[n] = (R1StWriteTensor){.name = names[n], .dtype = R1_F32, .ndim = p->ndim,
+            ts[n] = (R1StWriteTensor){.name = names[n],
+                                      .dtype = R1_F32,
+                                      .ndim = p->ndim,
                                       .shape = {p->shape[0], p->shape[1]},
                                       .data = m->grads + p->offset};
             n++;

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bin/r1-model as a user meets it: sizes of real configurations, deterministic init,
+# bf16 checkpoints, and clear, non-zero refusals of bad input that name what is wrong.
+# Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
+set -uo pipefail
+: "${R1_BIN:?}" "${R1_ROOT:?}"
+m="$R1_BIN/r1-model"
+fx="$R1_ROOT/tests/fixtures/configs"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
+check() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
+
+# expect_error NAME NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
+expect_error() {
+    local name=$1 needle=$2
+    shift 2
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then
+        fail "$name (exit 0)"
+    elif ! grep -qF -- "$needle" "$tmp/err"; then
+        fail "$name (stderr lacks '$needle': $(head -c 300 "$tmp/err"))"
+    else
+        pass "$name"
+    fi
+}
+
+# Parameter counts published for these models.
+for spec in r1-distill-qwen-1.5b:1777088000 r1-distill-llama-8b:8030261248; do
+    name=${spec%%:*} want=${spec##*:}
+    mkdir -p "$tmp/$name"
+    cp "$fx/$name.json" "$tmp/$name/config.json"
+    got=$("$m" info --model "$tmp/$name" --json | sed -n 's/.*"parameters":\([0-9]*\).*/\1/p')
+    check "info $name has $want parameters (got $got)" '[ "$got" = "$want" ]'
+done
+check "info prints llama3 scaling" '"$m" info --model "$tmp/r1-distill-llama-8b" | grep -q "llama3 scaling"'
+
+cfg="$R1_ROOT/configs/tiny-qwen2.json"
+"$m" init --config "$cfg" --out "$tmp/a" --seed 5 && "$m" init --config "$cfg" --out "$tmp/b" --seed 5 &&
+    "$m" init --config "$cfg" --out "$tmp/c" --seed 6
+check "init: same seed, identical checkpoint" 'cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors"'
+check "init: other seed, other weights" '! cmp -s "$tmp/a/model.safetensors" "$tmp/c/model.safetensors"'
+check "init: no temporary files left" '[ -z "$(ls "$tmp/a" | grep -v -e "^config.json$" -e "^model.safetensors$")" ]'
+
+"$m" init --config "$cfg" --out "$tmp/bf" --seed 5 --dtype bf16
+check "init --dtype bf16 is half the size" \
+    '[ $(stat -c %s "$tmp/bf/model.safetensors") -lt $(( $(stat -c %s "$tmp/a/model.safetensors") * 6 / 10 )) ]'
+check "bf16 config says bfloat16" 'grep -q "\"bfloat16\"" "$tmp/bf/config.json"'
+check "forward runs on a bf16 checkpoint" '"$m" forward --model "$tmp/bf" --tokens "1 2 3" --out "$tmp/f.st"'
+
+expect_error "unknown command" "unknown command" "$m" frobnicate
+expect_error "forward without --model" "needs --model" "$m" forward --tokens "1" --out "$tmp/x"
+expect_error "token outside the vocabulary" "token 2 has id 5000" \
+    "$m" forward --model "$tmp/a" --tokens "1 2 5000" --out "$tmp/x"
+expect_error "a word that is not an id" "--tokens #2: word 2" \
+    "$m" forward --model "$tmp/a" --tokens "1 2" --tokens "3 x4" --out "$tmp/x"
+expect_error "targets of the wrong length" "--targets #1 has 2 ids" \
+    "$m" forward --model "$tmp/a" --tokens "1 2 3" --targets "2 3" --out "$tmp/x"
+expect_error "missing config.json" "$tmp/nowhere/config.json" \
+    "$m" forward --model "$tmp/nowhere" --tokens "1" --out "$tmp/x"
+check "no output written after refusals" '[ ! -e "$tmp/x" ]'
+
+sed 's/"hidden_act"/"hidden_actt"/' "$cfg" >"$tmp/badcfg.json"
+expect_error "unknown config field is named" "hidden_actt" "$m" init --config "$tmp/badcfg.json" --out "$tmp/d"
+
+mkdir -p "$tmp/trunc" && cp "$tmp/a/config.json" "$tmp/trunc/"
+head -c 100000 "$tmp/a/model.safetensors" >"$tmp/trunc/model.safetensors"
+expect_error "truncated checkpoint names the file" "$tmp/trunc/model.safetensors" \
+    "$m" forward --model "$tmp/trunc" --tokens "1" --out "$tmp/x"
+
+check "--help exits 0" '"$m" --help >/dev/null'
+[ "$fails" -eq 0 ]
