@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <unistd.h>
+
 #include "ops.h"
 #include "rng.h"
 
@@ -233,7 +236,79 @@ int r1_model_load(R1Model *m, const char *dir, R1Err *err) {
     return rc;
 }
 
-int r1_model_save(const R1Model *m, const char *dir, R1DType dtype, R1Err *err) {
+/* transformers refuses safetensors files whose metadata lacks format=pt. */
+static const char *const ST_META[] = {"format", "pt"};
+
+/* The index transformers reads for a sharded checkpoint: total size and which
+ * file holds each tensor. */
+static int write_index(const char *dir, const R1StWriteTensor *ts, const int *shard_of, int n,
+                       int n_shards, size_t total, R1Err *err) {
+    cJSON *root = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(root, "metadata");
+    cJSON_AddNumberToObject(meta, "total_size", (double)total);
+    cJSON *map = cJSON_AddObjectToObject(root, "weight_map");
+    char name[64];
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", shard_of[i] + 1, n_shards);
+        cJSON_AddStringToObject(map, ts[i].name, name);
+    }
+    char *text = cJSON_Print(root), *path = r1_path_join(dir, "model.safetensors.index.json");
+    int rc = r1_write_file_atomic(path, text, strlen(text), err);
+    free(text);
+    free(path);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Splits the tensors, in order, into shards of at most max_bytes (a tensor
+ * larger than that gets a shard of its own); returns the shard count. */
+static int assign_shards(const R1StWriteTensor *ts, int n, size_t max_bytes, int *shard_of,
+                         size_t *total) {
+    int shard = 0;
+    size_t used = 0;
+    *total = 0;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = r1_dtype_size(ts[i].dtype);
+        for (int k = 0; k < ts[i].ndim; k++) bytes *= (size_t)ts[i].shape[k];
+        if (used > 0 && used + bytes > max_bytes) shard++, used = 0;
+        used += bytes;
+        *total += bytes;
+        shard_of[i] = shard;
+    }
+    return shard + 1;
+}
+
+static int write_sharded(const char *dir, const R1StWriteTensor *ts, int n, size_t max_bytes,
+                         R1Err *err) {
+    int *shard_of = r1_xcalloc((size_t)n, sizeof(int)), rc = 0;
+    size_t total;
+    int n_shards = assign_shards(ts, n, max_bytes, shard_of, &total);
+    char name[64], *path;
+    if (n_shards == 1) {
+        path = r1_path_join(dir, "model.safetensors");
+        rc = r1_st_write(path, ts, n, ST_META, 1, err);
+        free(path);
+    }
+    for (int s = 0, first = 0; n_shards > 1 && rc == 0 && s < n_shards; s++) {
+        int last = first;
+        while (last < n && shard_of[last] == s) last++;
+        snprintf(name, sizeof name, "model-%05d-of-%05d.safetensors", s + 1, n_shards);
+        path = r1_path_join(dir, name);
+        rc = r1_st_write(path, ts + first, last - first, ST_META, 1, err);
+        free(path);
+        first = last;
+    }
+    /* The index goes last, so it never names a shard that is not written yet;
+     * the file of the other layout goes, so loaders do not pick a stale one. */
+    if (rc == 0 && n_shards > 1) rc = write_index(dir, ts, shard_of, n, n_shards, total, err);
+    path = r1_path_join(dir, n_shards > 1 ? "model.safetensors" : "model.safetensors.index.json");
+    if (rc == 0) unlink(path);
+    free(path);
+    free(shard_of);
+    return rc;
+}
+
+int r1_model_save_sharded(const R1Model *m, const char *dir, R1DType dtype, size_t max_shard_bytes,
+                          R1Err *err) {
     if (r1_mkdirs(dir, err) != 0) return -1;
     R1Config cfg = m->cfg;
     snprintf(cfg.dtype, sizeof cfg.dtype, "%s", dtype == R1_BF16 ? "bfloat16" : "float32");
@@ -248,13 +323,13 @@ int r1_model_save(const R1Model *m, const char *dir, R1DType dtype, R1Err *err) 
             .name = p->name, .dtype = dtype, .ndim = p->ndim, .data = m->params + p->offset};
         memcpy(ts[i].shape, p->shape, sizeof p->shape);
     }
-    /* transformers refuses safetensors files whose metadata lacks format=pt. */
-    const char *meta[] = {"format", "pt"};
-    char *spath = r1_path_join(dir, "model.safetensors");
-    rc = r1_st_write(spath, ts, m->table.n, meta, 1, err);
-    free(spath);
+    rc = write_sharded(dir, ts, m->table.n, max_shard_bytes, err);
     free(ts);
     return rc;
+}
+
+int r1_model_save(const R1Model *m, const char *dir, R1DType dtype, R1Err *err) {
+    return r1_model_save_sharded(m, dir, dtype, R1_DEFAULT_SHARD_BYTES, err);
 }
 
 /* ---- RoPE frequencies ------------------------------------------------------ */

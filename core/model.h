@@ -82,8 +82,14 @@ int r1_model_build(R1Model *m, const R1Config *cfg, const char *source, R1Err *e
 void r1_model_free(R1Model *m);
 void r1_model_init_random(R1Model *m, uint64_t seed);
 int r1_model_load(R1Model *m, const char *dir, R1Err *err);
-/* dtype R1_F32 or R1_BF16 */
+/* Shards of at most 5 GB, as transformers' save_pretrained writes them. */
+#define R1_DEFAULT_SHARD_BYTES ((size_t)5000000000)
+/* Writes config.json and the weights (dtype R1_F32 or R1_BF16): one
+ * model.safetensors when they fit in one shard, else
+ * model-0000K-of-0000N.safetensors files and model.safetensors.index.json. */
 int r1_model_save(const R1Model *m, const char *dir, R1DType dtype, R1Err *err);
+int r1_model_save_sharded(const R1Model *m, const char *dir, R1DType dtype, size_t max_shard_bytes,
+                          R1Err *err);
 const R1Param *r1_model_param(const R1Model *m, const char *name);
 void r1_model_alloc_grads(R1Model *m);
 void r1_model_zero_grad(R1Model *m);

@@ -49,6 +49,13 @@ check "init --dtype bf16 is half the size" \
 check "bf16 config says bfloat16" 'grep -q "\"bfloat16\"" "$tmp/bf/config.json"'
 check "forward runs on a bf16 checkpoint" '"$m" forward --model "$tmp/bf" --tokens "1 2 3" --out "$tmp/f.st"'
 
+"$m" init --config "$cfg" --out "$tmp/sh" --seed 5 --max-shard-size 1M
+check "init --max-shard-size 1M writes an index and 4 shards" \
+    '[ -f "$tmp/sh/model.safetensors.index.json" ] && [ -f "$tmp/sh/model-00004-of-00004.safetensors" ]'
+"$m" forward --model "$tmp/a" --tokens "1 2 3" --targets "2 3 4" --out "$tmp/single.st"
+"$m" forward --model "$tmp/sh" --tokens "1 2 3" --targets "2 3 4" --out "$tmp/sharded.st"
+check "sharded and single-file checkpoints compute identical outputs" 'cmp -s "$tmp/single.st" "$tmp/sharded.st"'
+
 expect_error "unknown command" "unknown command" "$m" frobnicate
 expect_error "forward without --model" "needs --model" "$m" forward --tokens "1" --out "$tmp/x"
 expect_error "token outside the vocabulary" "token 2 has id 5000" \

@@ -149,6 +149,13 @@ static void test_batch_invariance(void **s) {
     r1_model_free(&m);
 }
 
+static void rm_tree(char *dir) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
 static char *tmpdir(void) {
     char *d = r1_xstrdup("/tmp/r1c-model-XXXXXX");
     assert_non_null(mkdtemp(d));
@@ -174,7 +181,40 @@ static void test_save_load_roundtrip(void **s) {
         assert_true(back.params[i] == r1_bf16_to_f32(r1_f32_to_bf16(m.params[i])));
     r1_model_free(&back);
     r1_model_free(&m);
-    free(dir);
+    rm_tree(dir);
+}
+
+static int exists(const char *dir, const char *name) {
+    char *p = r1_path_join(dir, name);
+    int ok = access(p, F_OK) == 0;
+    free(p);
+    return ok;
+}
+
+/* Shards of a few kilobytes: several files plus an index that loads back the
+ * same weights; saving unsharded into the same directory removes the index. */
+static void test_save_sharded(void **s) {
+    (void)s;
+    R1Model m, back;
+    R1Err err;
+    make_model(&m, 0, 0, 11);
+    char *dir = tmpdir();
+    assert_int_equal(r1_model_save_sharded(&m, dir, R1_F32, 8000, &err), 0);
+    assert_true(exists(dir, "model.safetensors.index.json"));
+    /* 19904 bytes of float32 in table order, cut where a tensor would pass 8000. */
+    assert_true(exists(dir, "model-00001-of-00003.safetensors"));
+    assert_true(exists(dir, "model-00003-of-00003.safetensors"));
+    assert_false(exists(dir, "model.safetensors"));
+    assert_int_equal(r1_model_load(&back, dir, &err), 0);
+    assert_memory_equal(back.params, m.params, sizeof(float) * m.table.total);
+    r1_model_free(&back);
+    assert_int_equal(r1_model_save(&m, dir, R1_F32, &err), 0);
+    assert_false(exists(dir, "model.safetensors.index.json"));
+    assert_int_equal(r1_model_load(&back, dir, &err), 0);
+    assert_memory_equal(back.params, m.params, sizeof(float) * m.table.total);
+    r1_model_free(&back);
+    r1_model_free(&m);
+    rm_tree(dir);
 }
 
 /* Rewrites dir/model.safetensors from m's table with one tensor changed. */
@@ -233,7 +273,7 @@ static void test_load_refusals(void **s) {
     assert_int_equal(r1_model_load(&ok, dir, &err), 0);
     r1_model_free(&ok);
     r1_model_free(&m);
-    free(dir);
+    rm_tree(dir);
 }
 
 static void test_batch_check(void **s) {
@@ -256,8 +296,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grads_qwen2_tied),    cmocka_unit_test(test_grads_llama_untied),
         cmocka_unit_test(test_grads_weighted_logp), cmocka_unit_test(test_batch_invariance),
-        cmocka_unit_test(test_save_load_roundtrip), cmocka_unit_test(test_load_refusals),
-        cmocka_unit_test(test_batch_check),
+        cmocka_unit_test(test_save_load_roundtrip), cmocka_unit_test(test_save_sharded),
+        cmocka_unit_test(test_load_refusals),       cmocka_unit_test(test_batch_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

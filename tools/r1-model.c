@@ -21,6 +21,7 @@
 static const char *usage =
     "usage: r1-model info    --model DIR [--json]\n"
     "       r1-model init    --config CONFIG.json --out DIR [--seed S] [--dtype f32|bf16]\n"
+    "                        [--max-shard-size BYTES[K|M|G]]   (default 5G, as transformers)\n"
     "       r1-model forward --model DIR --tokens \"ID ID ...\" [--tokens ...]\n"
     "                        [--targets \"ID ID ...\" ...] --out OUT.safetensors\n"
     "A model DIR is a Hugging Face checkpoint: config.json + *.safetensors (Qwen2 or Llama).\n"
@@ -32,6 +33,7 @@ typedef struct {
     const char *tokens[MAX_SEQS], *targets[MAX_SEQS];
     int n_tokens, n_targets, json;
     unsigned long long seed;
+    size_t max_shard;
 } Opts;
 
 static int die(const char *msg) {
@@ -39,9 +41,28 @@ static int die(const char *msg) {
     return 1;
 }
 
+/* "5G", "200K", "123": bytes with an optional decimal suffix, as transformers' "5GB". */
+static int parse_size(const char *v, size_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mul = 1;
+    if (*end == 'K')
+        mul = 1000ULL, end++;
+    else if (*end == 'M')
+        mul = 1000000ULL, end++;
+    else if (*end == 'G')
+        mul = 1000000000ULL, end++;
+    if (*end == 'B') end++;
+    if (errno || end == v || *end || n == 0) return -1;
+    *out = (size_t)(n * mul);
+    return 0;
+}
+
 static int parse_opts(Opts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
     o->dtype = "f32";
+    o->max_shard = R1_DEFAULT_SHARD_BYTES;
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i];
         if (strcmp(f, "--json") == 0) {
@@ -59,7 +80,10 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->out = v;
         else if (strcmp(f, "--dtype") == 0)
             o->dtype = v;
-        else if (strcmp(f, "--seed") == 0) {
+        else if (strcmp(f, "--max-shard-size") == 0) {
+            if (parse_size(v, &o->max_shard) != 0)
+                return fprintf(stderr, "r1-model: bad --max-shard-size '%s'\n", v), 1;
+        } else if (strcmp(f, "--seed") == 0) {
             char *end;
             errno = 0;
             o->seed = strtoull(v, &end, 10);
@@ -163,7 +187,7 @@ static int cmd_init(const Opts *o) {
     if (r1_config_load(&c, o->config, &err) || r1_model_build(&m, &c, o->config, &err))
         return die(err.msg);
     r1_model_init_random(&m, o->seed);
-    int rc = r1_model_save(&m, o->out, dt, &err);
+    int rc = r1_model_save_sharded(&m, o->out, dt, o->max_shard, &err);
     r1_model_free(&m);
     return rc ? die(err.msg) : 0;
 }
