@@ -51,7 +51,7 @@ targets() {
     echo "${out[*]}"
 }
 
-# run_case NAME SEED "LEN LEN ..." CONFIG_JSON: init a model, make sequences of
+# run_case NAME SEED "LEN LEN ..." CONFIG_JSON [INIT_OPTION...]: init a model, make sequences of
 # the given lengths, run the C forward with targets. Files in $tmp/NAME.
 run_case() {
     local name=$1 seed=$2 lens=$3 dir="$tmp/$1" vocab len args=()
@@ -64,7 +64,7 @@ run_case() {
     done
     while read -r line; do args+=(--tokens "$line"); done <"$dir/tokens.txt"
     while read -r line; do args+=(--targets "$line"); done <"$dir/targets.txt"
-    if ! "$model" init --config "$dir/config.json" --out "$dir/model" --seed "$seed" >"$dir/init.log" 2>&1; then
+    if ! "$model" init --config "$dir/config.json" --out "$dir/model" --seed "$seed" "${@:5}" >"$dir/init.log" 2>&1; then
         cat "$dir/init.log"
         fail "$name init"
         return
@@ -100,7 +100,8 @@ run_case llama_head_dim 13 "9 14" "$(config llama 48 2 4 2 64 61 false null ',"h
 # hd 16, theta 1e4, original context 64: the 8 frequencies fall in all three
 # llama3 bands (kept, blended, divided by 8); positions reach 299.
 run_case llama3_rope 14 "300 45" "$(config llama 64 2 4 2 96 71 false "$llama3")"
-run_case qwen2_untied_gqa4 15 "16 5 33" "$(config qwen2 64 2 8 2 96 97 false null)"
+# Written as 100 KB shards: the reference reads them through the index.
+run_case qwen2_untied_gqa4 15 "16 5 33" "$(config qwen2 64 2 8 2 96 97 false null)" --max-shard-size 100K
 [ -d "$tmp/qwen2_tied_gqa2/model" ] && separate qwen2_tied_gqa2
 
 [ ${#cases[@]} -gt 0 ] || exit 1
