@@ -187,20 +187,7 @@ static int load_tensor(R1Model *m, const R1StDir *d, const R1Param *p, R1Err *er
         const char *where = d->n_files == 1 ? d->files[0].path : "model.safetensors.index.json";
         return r1_seterr(err, "%s: missing tensor %s (in %s)", d->dir, p->name, where);
     }
-    int same = t->ndim == p->ndim;
-    for (int i = 0; same && i < p->ndim; i++) same = t->shape[i] == p->shape[i];
-    if (!same) {
-        char want[64], got[64] = "";
-        snprintf(want, sizeof want, "[%lld%s%lld]", (long long)p->shape[0], p->ndim > 1 ? ", " : "",
-                 p->ndim > 1 ? (long long)p->shape[1] : 0LL);
-        if (p->ndim == 1) snprintf(want, sizeof want, "[%lld]", (long long)p->shape[0]);
-        for (int i = 0; i < t->ndim; i++) {
-            size_t len = strlen(got);
-            snprintf(got + len, sizeof got - len, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        }
-        return r1_seterr(err, "%s: tensor %s has shape [%s], config.json implies %s", file, p->name,
-                         got, want);
-    }
+    if (r1_st_check_shape(t, p->shape, p->ndim, file, err) != 0) return -1;
     return r1_st_to_f32(t, m->params + p->offset, p->numel, file, err);
 }
 

@@ -174,13 +174,6 @@ static int meta_num(const R1StFile *f, const char *key, double *out, R1Err *err)
     return 0;
 }
 
-static void fmt_shape(char *buf, size_t cap, const int64_t *shape, int ndim) {
-    size_t k = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && k < cap; d++)
-        k += (size_t)snprintf(buf + k, cap - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
-    if (k < cap) snprintf(buf + k, cap - k, "]");
-}
-
 /* Checks that `name` exists, is a float tensor and has q's shape. */
 static const R1StTensor *check_tensor(const R1StFile *f, const char *name, const R1Param *q,
                                       R1Err *err) {
@@ -194,16 +187,7 @@ static const R1StTensor *check_tensor(const R1StFile *f, const char *name, const
                   r1_dtype_name(t->dtype));
         return NULL;
     }
-    int same = t->ndim == q->ndim && t->numel == q->numel;
-    for (int d = 0; same && d < q->ndim; d++) same = t->shape[d] == q->shape[d];
-    if (!same) {
-        char want[160], got[160];
-        fmt_shape(want, sizeof want, q->shape, q->ndim);
-        fmt_shape(got, sizeof got, t->shape, t->ndim);
-        r1_seterr(err, "%s: tensor \"%s\" has shape %s, expected %s", f->path, name, got, want);
-        return NULL;
-    }
-    return t;
+    return r1_st_check_shape(t, q->shape, q->ndim, f->path, err) == 0 ? t : NULL;
 }
 
 /* Everything is checked before anything is copied, so a refused file leaves

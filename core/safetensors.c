@@ -342,18 +342,22 @@ const char *r1_st_meta(const R1StFile *f, const char *key) {
     return NULL;
 }
 
+int r1_st_check_shape(const R1StTensor *t, const int64_t *shape, int ndim, const char *path,
+                      R1Err *err) {
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (same) return 0;
+    char want[256], got[256];
+    fmt_shape(want, sizeof want, shape, ndim);
+    fmt_shape(got, sizeof got, t->shape, t->ndim);
+    return r1_seterr(err, "%s: tensor %s has shape %s, expected %s", path, t->name, got, want);
+}
+
 int r1_st_read_f32(const R1StFile *f, const char *name, const int64_t *shape, int ndim, float *out,
                    R1Err *err) {
     const R1StTensor *t = r1_st_find(f, name);
     if (!t) return r1_seterr(err, "%s: missing tensor %s", f->path, name);
-    int same = t->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
-    if (!same) {
-        char want[256], got[256];
-        fmt_shape(want, sizeof want, shape, ndim);
-        fmt_shape(got, sizeof got, t->shape, t->ndim);
-        return r1_seterr(err, "%s: tensor %s has shape %s, expected %s", f->path, name, got, want);
-    }
+    if (r1_st_check_shape(t, shape, ndim, f->path, err) != 0) return -1;
     return r1_st_to_f32(t, out, t->numel, f->path, err);
 }
 

@@ -50,6 +50,10 @@ const char *r1_st_meta(const R1StFile *f, const char *key); /* NULL if absent */
 
 /* Converts any supported float dtype to float32; count must equal t->numel. */
 int r1_st_to_f32(const R1StTensor *t, float *out, size_t count, const char *path, R1Err *err);
+/* 0 if t has exactly shape[0..ndim); else -1 with "PATH: tensor NAME has shape
+ * [..], expected [..]". */
+int r1_st_check_shape(const R1StTensor *t, const int64_t *shape, int ndim, const char *path,
+                      R1Err *err);
 /* Reads `name` into out after checking its shape equals shape[0..ndim). */
 int r1_st_read_f32(const R1StFile *f, const char *name, const int64_t *shape, int ndim, float *out,
                    R1Err *err);
