@@ -14,15 +14,16 @@ BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
 ARCHFLAGS ?= -march=x86-64-v3
-CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
+CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
 
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
-LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lsqlite3 -lm -fopenmp $(SAN)
+LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp $(SAN)
 BIN     = $(if $(filter build,$(BUILD)),bin,$(BUILD)/bin)
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 TOOLS     := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/r1-*.c))
+CMD_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tools/r1-%.c,$(wildcard tools/*.c)))
 TEST_SRC  := $(wildcard tests/test_*.c)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
@@ -33,7 +34,7 @@ LIB       := $(BUILD)/libr1c.a
 .PHONY: all test asan test-asan bench deps cuda format clean demo
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -41,7 +42,7 @@ $(LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/%: $(BUILD)/tools/%.o $(LIB)
+$(BIN)/%: $(BUILD)/tools/%.o $(CMD_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmds.h"
 #include "model.h"
 #include "safetensors.h"
 
@@ -24,6 +25,7 @@ static const char *usage =
     "                        [--max-shard-size BYTES[K|M|G]]   (default 5G, as transformers)\n"
     "       r1-model forward --model DIR --tokens \"ID ID ...\" [--tokens ...]\n"
     "                        [--targets \"ID ID ...\" ...] --out OUT.safetensors\n"
+    "       r1-model tokenize --tokenizer DIR [--decode | --messages ...]   (see tokenize --help)\n"
     "A model DIR is a Hugging Face checkpoint: config.json + *.safetensors (Qwen2 or Llama).\n"
     "forward: each --tokens is one sequence; one --targets per sequence, -100 to ignore a\n"
     "position; writes logits [T,V], and with targets loss [1] and grad.<param> tensors.\n";
@@ -296,6 +298,7 @@ int main(int argc, char **argv) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     Opts o;
     int rc = parse_opts(&o, argc, argv);
     if (rc) return rc == 2 ? 0 : rc;

@@ -1,0 +1,8 @@
+/* cmds.h - subcommands of bin/r1-model that live in their own files. */
+#ifndef R1_CMDS_H
+#define R1_CMDS_H
+
+/* r1-model tokenize ...: argv[0] is "tokenize". Returns the exit status. */
+int cmd_tokenize(int argc, char **argv);
+
+#endif
