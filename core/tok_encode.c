@@ -216,6 +216,17 @@ static void split_step(R1Tokenizer *t, const TokPre *st, const char *s, const Pi
 static void encode_pretokenized(R1Tokenizer *t, const char *s, size_t n, const OffsetMap *m,
                                 R1Ids *out) {
     Pieces a = {0}, b = {0};
+    char *spaced = NULL;
+    OffsetMap sm = *m;
+    if (t->n_pre > 0 && t->pre[0].add_prefix_space && s[0] != ' ') {
+        /* ByteLevel's prefix space: it belongs to the first token, offset 0. */
+        spaced = r1_xmalloc(n + 1);
+        spaced[0] = ' ';
+        memcpy(spaced + 1, s, n);
+        s = spaced, n++;
+        sm.shift = sm.shift > 0 ? sm.shift - 1 : 0;
+    }
+    m = &sm;
     piece_add(&a, 0, n);
     for (int k = 0; k < t->n_pre; k++) {
         if (t->pre[k].kind != PT_SPLIT) continue;
@@ -225,7 +236,7 @@ static void encode_pretokenized(R1Tokenizer *t, const char *s, size_t n, const O
         a = b, b = tmp;
     }
     for (int i = 0; i < a.n; i++) bpe_piece(t, s + a.start[i], a.end[i] - a.start[i], m, a.start[i], out);
-    free(a.start), free(a.end), free(b.start), free(b.end);
+    free(a.start), free(a.end), free(b.start), free(b.end), free(spaced);
 }
 
 /* ---- added tokens, normalization ------------------------------------------- */

@@ -336,6 +336,10 @@ static int load_pretok(Loader *L, const cJSON *p, const char *where) {
         return add_regex_step(L, re, strlen(re), where, 0, 0);
     }
     if (strcmp(ty, "ByteLevel") == 0) {
+        /* Hugging Face prepends the space to every piece that exists when ByteLevel
+         * runs; we support it where that is the whole text, as ByteLevel first. */
+        if (flag(p, "add_prefix_space") && L->t->n_pre > 0)
+            return bad(L, where, "add_prefix_space is supported only when ByteLevel comes first");
         new_step(L->t, PT_BYTELEVEL)->add_prefix_space = flag(p, "add_prefix_space");
         const cJSON *ur = cJSON_GetObjectItem(p, "use_regex");
         if (!ur || cJSON_IsTrue(ur)) return add_regex_step(L, GPT2_RE, strlen(GPT2_RE), where, 0, 0);
