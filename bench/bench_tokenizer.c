@@ -43,9 +43,12 @@ int main(int argc, char **argv) {
     const char *dir = NULL, *corpus = NULL;
     int repeat = 3;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--tokenizer")) dir = argv[i + 1];
-        else if (!strcmp(argv[i], "--corpus")) corpus = argv[i + 1];
-        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--tokenizer"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--corpus"))
+            corpus = argv[i + 1];
+        else if (!strcmp(argv[i], "--repeat"))
+            repeat = atoi(argv[i + 1]);
     }
     if (!dir || !corpus || repeat < 1) {
         fprintf(stderr, "usage: bench_tokenizer --tokenizer DIR --corpus FILE [--repeat N]\n");

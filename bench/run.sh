@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks, each next to its reference implementation (`make bench`).
-#   model: $R1_BENCHBIN/bench_model (r1c) vs bench/bench_model_torch.py (PyTorch)
-#          on the same Qwen2-shaped model and batch; forward and forward+backward.
+#   model:     $R1_BENCHBIN/bench_model (r1c) vs bench/bench_model_torch.py (PyTorch)
+#              on the same Qwen2-shaped model and batch; forward and forward+backward.
+#   tokenizer: $R1_BENCHBIN/bench_tokenizer (r1c) vs bench/bench_tokenizer.py (Hugging
+#              Face `tokenizers`, one thread) encoding the same corpus (bench/corpus.sh)
+#              with the DeepSeek-V3 and Qwen tokenizers; MB/s and token counts.
+# Usage: bench/run.sh [model|tokenizer]   (default: both)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -58,4 +62,50 @@ print(f"goal matmul >= {100 * MATMUL_GOAL:.0f}% of sgemm peak: {met(share >= MAT
 EOF
 }
 
-bench_model
+bench_tokenizer() {
+    local tmp name r1c hf rows=()
+    tmp=$(mktemp -d /tmp/r1c_bench_tok.XXXXXX)
+    # shellcheck disable=SC2064 # expand now: $tmp is local
+    trap "rm -rf '$tmp'" EXIT
+    "$here/corpus.sh" "$tmp/corpus.txt"
+    echo "== tokenizer encode: each line of a $(($(wc -c <"$tmp/corpus.txt") / 1000)) kB corpus, no special tokens (HF on 1 thread)"
+    for name in deepseek-v3 qwen; do
+        "$root/tests/fixture-tokenizer.sh" "$name" "$tmp/$name"
+        r1c=$(last_json "$R1_BENCHBIN/bench_tokenizer" --tokenizer "$tmp/$name" --corpus "$tmp/corpus.txt")
+        hf=$(last_json "$R1_PY" "$here/bench_tokenizer.py" --tokenizer "$tmp/$name" --corpus "$tmp/corpus.txt" --name "$name")
+        echo "$r1c"
+        echo "$hf"
+        rows+=("$r1c" "$hf")
+    done
+    "$R1_PY" - "${rows[@]}" <<'EOF'
+import json, sys
+
+GOAL = 5.0  # r1c/HF encode MB/s
+rows = [json.loads(a) for a in sys.argv[1:]]
+print(f"{'tokenizer':14}{'r1c MB/s':>10}{'HF MB/s':>10}{'r1c/HF':>9}   goal >= {GOAL:g}x   tokens")
+bad = 0
+for c, h in zip(rows[::2], rows[1::2]):
+    x = c["mb_s"] / h["mb_s"]
+    same = c.get("tokens") == h.get("tokens")
+    bad += not same
+    toks = f"same ({h['tokens']})" if same else f"DIFFER: r1c {c.get('tokens')} vs HF {h.get('tokens')}"
+    print(f"{h['tokenizer']:14}{c['mb_s']:10.2f}{h['mb_s']:10.2f}{x:8.2f}x   {'met' if x >= GOAL else 'NOT met':10}   {toks}")
+print(f"(HF tokenizers {h.get('tokenizers', '?')}, {h.get('method', '?')}, best of {h.get('iters', '?')}; "
+      f"r1c threads: {c.get('threads', '?')})")
+if bad:
+    sys.exit("bench: r1c and HF produced different numbers of tokens on the same corpus")
+EOF
+}
+
+case "${1:-all}" in
+model) bench_model ;;
+tokenizer) bench_tokenizer ;;
+all)
+    bench_model
+    bench_tokenizer
+    ;;
+*)
+    echo "usage: bench/run.sh [model|tokenizer]" >&2
+    exit 2
+    ;;
+esac

@@ -227,8 +227,10 @@ void r1_chat_free(R1Chat *c) {
 }
 
 /* The mask covers all of ids (entries already there before the call get 0), so
- * mask[i] always belongs to ids->ids[i]. Spans and token offsets both increase,
- * so one pass with a moving span index suffices. */
+ * mask[i] always belongs to ids->ids[i]. A token is masked when any of its bytes,
+ * [its offset, the next token's offset), lies in a span: byte-level BPE glues the
+ * space after "Assistant:" to the reply's first word, and the model must still
+ * learn to write that token. Spans and offsets both increase: one pass. */
 int r1_chat_encode(R1Tokenizer *tok, const R1Chat *c, R1Ids *ids, unsigned char **mask,
                    R1Err *err) {
     *mask = NULL;
@@ -238,8 +240,9 @@ int r1_chat_encode(R1Tokenizer *tok, const R1Chat *c, R1Ids *ids, unsigned char 
     int s = 0;
     for (int i = first; i < ids->n; i++) {
         size_t off = (size_t)ids->offsets[i];
+        size_t end = i + 1 < ids->n ? (size_t)ids->offsets[i + 1] : c->len;
         while (s < c->n_assistant && c->assistant[s].end <= off) s++;
-        m[i] = s < c->n_assistant && c->assistant[s].start <= off;
+        m[i] = s < c->n_assistant && c->assistant[s].start < (end > off ? end : off + 1);
     }
     *mask = m;
     return 0;

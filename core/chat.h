@@ -59,9 +59,10 @@ int r1_chat_render(R1Template tpl, const R1Message *msgs, int n, int add_generat
                    const char *bos, const char *eos, R1Chat *out, R1Err *err);
 void r1_chat_free(R1Chat *c);
 
-/* Encodes c->text; (*mask)[i] = 1 when token i starts inside an assistant span
- * (caller frees *mask). */
-int r1_chat_encode(R1Tokenizer *tok, const R1Chat *c, R1Ids *ids, unsigned char **mask,
-                   R1Err *err);
+/* Encodes c->text, appending to ids; (*mask)[i] = 1 when any byte of token i lies
+ * in an assistant span (so " The", whose space the template wrote, counts when
+ * "The" is the reply). The mask covers all of ids, 0 for entries that were
+ * there before; caller frees it. */
+int r1_chat_encode(R1Tokenizer *tok, const R1Chat *c, R1Ids *ids, unsigned char **mask, R1Err *err);
 
 #endif

@@ -359,7 +359,8 @@ static int validate_rope(const R1Config *c, const char *src, R1Err *err) {
     if (c->rope_type != R1_ROPE_LLAMA3)
         return r1_seterr(err, "%s: field \"rope_scaling\" has an unknown type", src);
     /* llama3 scaling divides by high - low and by the factor */
-    if (!(c->rope_factor >= 1.0f))
+    if (!(c->rope_factor >= 1.0f) || !isfinite(c->rope_factor) ||
+        !isfinite(c->rope_high_freq_factor))
         return r1_seterr(err, "%s: field \"rope_scaling.factor\" must be at least 1", src);
     if (!(c->rope_low_freq_factor > 0 && c->rope_high_freq_factor > c->rope_low_freq_factor))
         return r1_seterr(err,
@@ -368,6 +369,26 @@ static int validate_rope(const R1Config *c, const char *src, R1Err *err) {
                          src);
     return check_pos(c->rope_original_max_pos, "rope_scaling.original_max_position_embeddings", src,
                      err);
+}
+
+/* Bounds far beyond any real model, low enough that products of sizes
+ * (rows of fused q|k|v, [T, V] logits offsets) cannot overflow. */
+static int check_limits(const R1Config *c, const char *src, R1Err *err) {
+    const struct {
+        int v, max;
+        const char *name;
+    } lim[] = {{c->hidden, 1 << 16, "hidden_size"},
+               {c->n_layers, 1 << 10, "num_hidden_layers"},
+               {c->n_heads, 1 << 10, "num_attention_heads"},
+               {c->head_dim, 1 << 12, "head_dim"},
+               {c->intermediate, 1 << 18, "intermediate_size"},
+               {c->vocab, 1 << 24, "vocab_size"},
+               {c->max_pos, 1 << 24, "max_position_embeddings"}};
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (lim[i].v > lim[i].max)
+            return r1_seterr(err, "%s: field \"%s\" (%d) is larger than r1c supports (%d)", src,
+                             lim[i].name, lim[i].v, lim[i].max);
+    return 0;
 }
 
 int r1_config_validate(const R1Config *c, const char *src, R1Err *err) {
@@ -382,6 +403,7 @@ int r1_config_validate(const R1Config *c, const char *src, R1Err *err) {
         check_pos(c->vocab, "vocab_size", src, err) ||
         check_pos(c->max_pos, "max_position_embeddings", src, err))
         return -1;
+    if (check_limits(c, src, err)) return -1;
     if (c->n_heads % c->n_kv_heads != 0)
         return r1_seterr(err,
                          "%s: field \"num_attention_heads\" (%d) must be a multiple of "

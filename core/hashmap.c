@@ -17,7 +17,9 @@ uint64_t r1_hash_bytes(const void *p, size_t len) {
     return h ? h : 1;
 }
 
-void r1_strmap_init(R1StrMap *m) { memset(m, 0, sizeof *m); }
+void r1_strmap_init(R1StrMap *m) {
+    memset(m, 0, sizeof *m);
+}
 
 void r1_strmap_free(R1StrMap *m) {
     free(m->hash);
@@ -88,7 +90,9 @@ int r1_strmap_get(const R1StrMap *m, const char *key, size_t len) {
     return m->hash[i] ? m->val[i] : -1;
 }
 
-void r1_u64map_init(R1U64Map *m) { memset(m, 0, sizeof *m); }
+void r1_u64map_init(R1U64Map *m) {
+    memset(m, 0, sizeof *m);
+}
 
 void r1_u64map_free(R1U64Map *m) {
     free(m->keys);

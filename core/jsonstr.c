@@ -11,7 +11,9 @@ static int hex4(const char *s, unsigned *v) {
     *v = 0;
     for (int i = 0; i < 4; i++) {
         char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10 : -1;
+        int d = c >= '0' && c <= '9'                 ? c - '0'
+                : (c | 32) >= 'a' && (c | 32) <= 'f' ? (c | 32) - 'a' + 10
+                                                     : -1;
         if (d < 0) return -1;
         *v = *v << 4 | (unsigned)d;
     }
@@ -72,8 +74,10 @@ char *r1_json_string_parse(const char *s, size_t n, size_t *len, R1Err *err) {
     *len = k;
     return out;
 bad:
-    r1_seterr(err, "column %zu: invalid character or escape in a JSON string "
-                   "(lone surrogates cannot be UTF-8)", i + 1);
+    r1_seterr(err,
+              "column %zu: invalid character or escape in a JSON string "
+              "(lone surrogates cannot be UTF-8)",
+              i + 1);
     free(out);
     return NULL;
 }
@@ -89,7 +93,10 @@ static void put(char **out, size_t *len, size_t *cap, const char *s, size_t n) {
  * Rust's from_utf8_lossy, which Hugging Face uses) replaces with one U+FFFD. */
 static size_t invalid_run(const unsigned char *s, size_t n) {
     unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t want = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 1;
+    size_t want = c >= 0xC2 && c <= 0xDF   ? 2
+                  : c >= 0xE0 && c <= 0xEF ? 3
+                  : c >= 0xF0 && c <= 0xF4 ? 4
+                                           : 1;
     if (c == 0xE0) lo = 0xA0;
     if (c == 0xED) hi = 0x9F;
     if (c == 0xF0) lo = 0x90;
@@ -112,8 +119,11 @@ void r1_json_string_write(const char *p, size_t n, char **out, size_t *len, size
             put(out, len, cap, esc, 6), i++;
         } else {
             int k = r1_utf8_len((const unsigned char *)p + i, n - i);
-            if (k) put(out, len, cap, p + i, (size_t)k), i += (size_t)k;
-            else put(out, len, cap, "\xEF\xBF\xBD", 3), i += invalid_run((const unsigned char *)p + i, n - i);
+            if (k)
+                put(out, len, cap, p + i, (size_t)k), i += (size_t)k;
+            else
+                put(out, len, cap, "\xEF\xBF\xBD", 3),
+                    i += invalid_run((const unsigned char *)p + i, n - i);
         }
     }
     put(out, len, cap, "\"", 1);

@@ -130,7 +130,10 @@ int r1_model_build(R1Model *m, const R1Config *cfg, const char *source, R1Err *e
     m->layers = r1_xcalloc((size_t)cfg->n_layers, sizeof(R1Layer));
     resolve_pointers(m);
     for (int l = 0; l < cfg->n_layers; l++)
-        if (!fused_ok(m, l)) return r1_seterr(err, "internal error: layer %d not packed", l);
+        if (!fused_ok(m, l)) {
+            r1_model_free(m);
+            return r1_seterr(err, "internal error: layer %d not packed", l);
+        }
     m->inv_freq = r1_falloc((size_t)cfg->head_dim / 2);
     r1_rope_inv_freq(cfg, m->inv_freq);
     return 0;
@@ -205,6 +208,7 @@ static int check_unknown_tensors(const R1Model *m, const R1StDir *d, R1Err *err)
 }
 
 int r1_model_load(R1Model *m, const char *dir, R1Err *err) {
+    memset(m, 0, sizeof *m); /* so that freeing after a failed load is safe */
     R1Config cfg;
     char *cpath = r1_path_join(dir, "config.json");
     int rc = r1_config_load(&cfg, cpath, err);

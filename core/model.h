@@ -58,6 +58,7 @@ typedef struct {
 /* Activations kept by the forward for the backward, sized for one batch. */
 typedef struct {
     int T, cap_T, cap_pos;
+    long shape_key; /* the model dimensions the buffers were sized for */
     int *pos;
     float *resid;           /* [(L + 1), T, C]: the input of each layer, then the last output */
     float *ln1, *ln2, *mid; /* [L, T, C] */
@@ -69,6 +70,8 @@ typedef struct {
     float *logits;          /* [T, V]; the backward turns it into dlogits */
     float *logp, *lse_v;    /* [T] */
     float *rope_cos, *rope_sin;
+    float *rope_inv; /* the frequencies the table was built from [head_dim / 2] */
+    int rope_half;
     float *d_res, *d_ln, *d_qkv, *d_att, *d_gu, *d_act; /* backward scratch */
     float loss;
     int n_targets;

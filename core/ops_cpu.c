@@ -22,7 +22,11 @@ void op_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
 #pragma omp parallel for
         for (int t = 0; t < T; t++) {
             float *o = out + (size_t)t * OC;
-            for (int j = 0; j < OC; j++) o[j] = beta * o[j] + bias[j];
+            /* Not beta * o + bias: 0 * NaN left over from an earlier batch is NaN. */
+            if (accumulate)
+                for (int j = 0; j < OC; j++) o[j] += bias[j];
+            else
+                for (int j = 0; j < OC; j++) o[j] = bias[j];
         }
         beta = 1.0f;
     }
@@ -180,12 +184,13 @@ void op_attention_fwd(float *out, float *lse, const float *q, int ldq, const flo
     int maxL = max_seq_len(seq_start, n_seqs), group = nh / nkv, ldo = nh * hd;
 #pragma omp parallel
     {
-        float *S = r1_falloc((size_t)maxL * maxL);
+        float *S = NULL; /* L^2 scratch, only in threads that get a task */
 #pragma omp for schedule(dynamic)
         for (int task = 0; task < n_seqs * nh; task++) {
             int s = task / nh, h = task % nh, g = h / group;
             int t0 = seq_start[s], L = seq_start[s + 1] - t0;
             if (L == 0) continue;
+            if (!S) S = r1_falloc((size_t)maxL * maxL);
             const float *qh = q + (size_t)t0 * ldq + (size_t)h * hd;
             const float *kg = k + (size_t)t0 * ldkv + (size_t)g * hd;
             const float *vg = v + (size_t)t0 * ldkv + (size_t)g * hd;
@@ -206,12 +211,15 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
      * the same dk/dv rows, so they must run in the same thread. */
 #pragma omp parallel
     {
-        float *P = r1_falloc((size_t)maxL * maxL), *dP = r1_falloc((size_t)maxL * maxL);
-        float *D = r1_falloc((size_t)maxL);
+        float *P = NULL, *dP = NULL, *D = NULL; /* allocated by threads that get a task */
 #pragma omp for schedule(dynamic)
         for (int task = 0; task < n_seqs * nkv; task++) {
             int s = task / nkv, g = task % nkv, t0 = seq_start[s], L = seq_start[s + 1] - t0;
             if (L == 0) continue;
+            if (!P) {
+                P = r1_falloc((size_t)maxL * maxL), dP = r1_falloc((size_t)maxL * maxL);
+                D = r1_falloc((size_t)maxL);
+            }
             const float *kg = k + (size_t)t0 * ldkv + (size_t)g * hd;
             const float *vg = v + (size_t)t0 * ldkv + (size_t)g * hd;
             float *dkg = dk + (size_t)t0 * ldd + (size_t)g * hd;

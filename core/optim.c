@@ -198,7 +198,7 @@ static int load_checked(R1AdamW *o, const R1StFile *f, R1Err *err) {
     const char *keys[5] = {"step", "beta1", "beta2", "eps", "weight_decay"};
     for (int k = 0; k < 5; k++)
         if (meta_num(f, keys[k], &h[k], err)) return -1;
-    if (h[0] < 0 || h[0] != floor(h[0]))
+    if (h[0] < 0 || h[0] > 1e15 || h[0] != floor(h[0]))
         return r1_seterr(err, "%s: metadata \"step\" is not a step count", f->path);
     const R1StTensor **ts = r1_xcalloc((size_t)(2 * tb->n + 1), sizeof *ts);
     int rc = 0;

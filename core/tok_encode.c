@@ -7,7 +7,7 @@
 
 #include "tok_internal.h"
 
-#define CACHE_MAX_PIECE 64       /* longer pieces are rare; caching them buys nothing */
+#define CACHE_MAX_PIECE   64     /* longer pieces are rare; caching them buys nothing */
 #define CACHE_MAX_ENTRIES 200000 /* then the cache starts over */
 
 void r1_ids_free(R1Ids *v) {
@@ -56,7 +56,8 @@ typedef struct {
 } Heap;
 
 static void heap_push(Heap *h, uint64_t x) {
-    if (h->n == h->cap) h->v = r1_xrealloc(h->v, sizeof(uint64_t) * (size_t)(h->cap = h->cap * 2 + 16));
+    if (h->n == h->cap)
+        h->v = r1_xrealloc(h->v, sizeof(uint64_t) * (size_t)(h->cap = h->cap * 2 + 16));
     int i = h->n++;
     while (i > 0 && h->v[(i - 1) / 2] > x) h->v[i] = h->v[(i - 1) / 2], i = (i - 1) / 2;
     h->v[i] = x;
@@ -136,8 +137,10 @@ static void push_run(const R1Tokenizer *t, const int *ids, int k, const OffsetMa
 static void bpe_piece(R1Tokenizer *t, const char *p, size_t n, const OffsetMap *m, size_t off,
                       R1Ids *out) {
     int whole = -1;
-    if (n == 1) whole = t->byte_id[(unsigned char)p[0]];
-    else if (t->ignore_merges) whole = r1_strmap_get(&t->by_bytes, p, n);
+    if (n == 1)
+        whole = t->byte_id[(unsigned char)p[0]];
+    else if (t->ignore_merges)
+        whole = r1_strmap_get(&t->by_bytes, p, n);
     if (whole >= 0) return r1_ids_push(out, whole, map_offset(m, off));
     int at = n <= CACHE_MAX_PIECE ? r1_strmap_get(&t->cache.index, p, n) : -1;
     if (at >= 0) return push_run(t, t->cache.ids + at + 1, t->cache.ids[at], m, off, out);
@@ -235,7 +238,8 @@ static void encode_pretokenized(R1Tokenizer *t, const char *s, size_t n, const O
         Pieces tmp = a;
         a = b, b = tmp;
     }
-    for (int i = 0; i < a.n; i++) bpe_piece(t, s + a.start[i], a.end[i] - a.start[i], m, a.start[i], out);
+    for (int i = 0; i < a.n; i++)
+        bpe_piece(t, s + a.start[i], a.end[i] - a.start[i], m, a.start[i], out);
     free(a.start), free(a.end), free(b.start), free(b.end), free(spaced);
 }
 
@@ -245,7 +249,9 @@ static int is_word_byte(unsigned char c) {
     return c >= 0x80 || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c >= '0' && c <= '9');
 }
-static int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_space(unsigned char c) {
+    return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 /* The longest added token (of the wanted normalized kind) starting at s[i]; -1 if none. */
 static int added_at(const R1Tokenizer *t, const char *s, size_t n, size_t i, int normalized) {
@@ -290,7 +296,8 @@ static void split_added(R1Tokenizer *t, const char *s, size_t n, const OffsetMap
     }
 }
 
-static void normalized_gap(R1Tokenizer *t, const char *s, size_t n, const OffsetMap *m, R1Ids *out) {
+static void normalized_gap(R1Tokenizer *t, const char *s, size_t n, const OffsetMap *m,
+                           R1Ids *out) {
     encode_pretokenized(t, s, n, m, out);
 }
 
@@ -306,8 +313,8 @@ static void raw_gap(R1Tokenizer *t, const char *s, size_t n, const OffsetMap *m,
     utf8proc_uint8_t *norm = NULL;
     OffsetMap nm = *m;
     if (t->nfc && !nfc_stable(s, n)) {
-        utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
-                                            &norm, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &norm,
+                                            UTF8PROC_STABLE | UTF8PROC_COMPOSE);
         if (len >= 0) { /* (it cannot fail on validated UTF-8; if it did, encode as is) */
             nm = (OffsetMap){(size_t)map_offset(m, 0), n, (size_t)len, 0};
             s = (const char *)norm, n = (size_t)len;

@@ -22,12 +22,12 @@ typedef enum { PT_SPLIT, PT_BYTELEVEL } TokPreKind;
  * Split steps, so the encoder only knows two kinds. */
 typedef struct {
     TokPreKind kind;
-    pcre2_code *re;        /* Split with a regex */
-    char *literal;         /* Split with a plain string */
+    pcre2_code *re; /* Split with a regex */
+    char *literal;  /* Split with a plain string */
     size_t literal_len;
-    int removed;           /* behavior Removed (else Isolated) */
-    int invert;            /* the pattern matches what to keep */
-    int add_prefix_space;  /* ByteLevel */
+    int removed;          /* behavior Removed (else Isolated) */
+    int invert;           /* the pattern matches what to keep */
+    int add_prefix_space; /* ByteLevel */
 } TokPre;
 
 /* Finished encodings of recently seen pieces: piece bytes -> ids. */
@@ -38,9 +38,9 @@ typedef struct {
 } TokCache;
 
 struct R1Tokenizer {
-    char *path; /* tokenizer.json, for messages */
-    int n_ids;  /* one more than the largest id */
-    char **piece;        /* bytes of each id (decoding); NULL for holes */
+    char *path;   /* tokenizer.json, for messages */
+    int n_ids;    /* one more than the largest id */
+    char **piece; /* bytes of each id (decoding); NULL for holes */
     size_t *piece_len;
     unsigned char *special;
     R1StrMap by_bytes;   /* raw bytes of a vocabulary entry -> id */

@@ -88,7 +88,9 @@ static int bad(Loader *L, const char *where, const char *what) {
     return r1_seterr(L->err, "%s: %s: %s", L->t->path, where, what);
 }
 
-static int flag(const cJSON *o, const char *key) { return cJSON_IsTrue(cJSON_GetObjectItem(o, key)); }
+static int flag(const cJSON *o, const char *key) {
+    return cJSON_IsTrue(cJSON_GetObjectItem(o, key));
+}
 
 static void set_piece(R1Tokenizer *t, int id, const char *bytes, size_t len) {
     free(t->piece[id]);
@@ -128,7 +130,8 @@ static int load_vocab(Loader *L, const cJSON *vocab) {
         char c = (char)b;
         if ((t->byte_id[b] = r1_strmap_get(&t->by_bytes, &c, 1)) < 0) {
             char msg[96];
-            snprintf(msg, sizeof msg, "no token for byte 0x%02x: not a byte-level BPE vocabulary", b);
+            snprintf(msg, sizeof msg, "no token for byte 0x%02x: not a byte-level BPE vocabulary",
+                     b);
             return bad(L, "model.vocab", msg);
         }
     }
@@ -170,7 +173,8 @@ static int load_merges(Loader *L, const cJSON *merges) {
             return bad(L, where, "expected \"left right\" or [\"left\", \"right\"]");
         snprintf(joined, sizeof joined, "%s%s", a, b);
         int ia = vocab_id(L, a), ib = vocab_id(L, b), ij = vocab_id(L, joined);
-        if (ia < 0 || ib < 0 || ij < 0) return bad(L, where, "a part or the result is not in the vocabulary");
+        if (ia < 0 || ib < 0 || ij < 0)
+            return bad(L, where, "a part or the result is not in the vocabulary");
         uint64_t key = (uint64_t)ia << 32 | (uint32_t)ib, old;
         if (!r1_u64map_get(&L->t->merges, key, &old)) /* the first (lowest) rank wins */
             r1_u64map_put(&L->t->merges, key, (uint64_t)rank << 32 | (uint32_t)ij);
@@ -184,10 +188,12 @@ static int check_model_options(Loader *L, const cJSON *model) {
     if (type && (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE") != 0))
         return bad(L, "model.type", "only BPE models are supported");
     if (flag(model, "byte_fallback"))
-        return bad(L, "model.byte_fallback", "byte-fallback (SentencePiece-style) BPE is not supported");
+        return bad(L, "model.byte_fallback",
+                   "byte-fallback (SentencePiece-style) BPE is not supported");
     const cJSON *d = cJSON_GetObjectItem(model, "dropout");
     if (cJSON_IsNumber(d) && d->valuedouble != 0.0)
-        return bad(L, "model.dropout", "BPE dropout is not supported (encoding must be deterministic)");
+        return bad(L, "model.dropout",
+                   "BPE dropout is not supported (encoding must be deterministic)");
     const char *affixes[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 2; i++) {
         const cJSON *s = cJSON_GetObjectItem(model, affixes[i]);
@@ -232,10 +238,14 @@ static int load_added(Loader *L, const cJSON *added) {
         if (!cJSON_IsNumber(id) || id->valueint < 0 || !cJSON_IsString(c) || !c->valuestring[0])
             return bad(L, where, "needs a non-negative \"id\" and a non-empty \"content\"");
         TokAdded *a = &t->added[t->n_added++];
-        *a = (TokAdded){.content = r1_xstrdup(c->valuestring), .len = strlen(c->valuestring),
-                        .id = id->valueint, .special = flag(e, "special"),
-                        .normalized = flag(e, "normalized"), .lstrip = flag(e, "lstrip"),
-                        .rstrip = flag(e, "rstrip"), .single_word = flag(e, "single_word")};
+        *a = (TokAdded){.content = r1_xstrdup(c->valuestring),
+                        .len = strlen(c->valuestring),
+                        .id = id->valueint,
+                        .special = flag(e, "special"),
+                        .normalized = flag(e, "normalized"),
+                        .lstrip = flag(e, "lstrip"),
+                        .rstrip = flag(e, "rstrip"),
+                        .single_word = flag(e, "single_word")};
         set_piece(t, a->id, a->content, a->len);
         t->special[a->id] = (unsigned char)a->special;
         r1_strmap_put(&t->by_content, a->content, a->len, a->id);
@@ -274,11 +284,12 @@ static TokPre *new_step(R1Tokenizer *t, TokPreKind kind) {
     return p;
 }
 
-static int add_regex_step(Loader *L, const char *pattern, size_t len, const char *where, int removed,
-                          int invert) {
+static int add_regex_step(Loader *L, const char *pattern, size_t len, const char *where,
+                          int removed, int invert) {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
     if (!re) {
         PCRE2_UCHAR msg[256];
         char full[400];
@@ -342,7 +353,8 @@ static int load_pretok(Loader *L, const cJSON *p, const char *where) {
             return bad(L, where, "add_prefix_space is supported only when ByteLevel comes first");
         new_step(L->t, PT_BYTELEVEL)->add_prefix_space = flag(p, "add_prefix_space");
         const cJSON *ur = cJSON_GetObjectItem(p, "use_regex");
-        if (!ur || cJSON_IsTrue(ur)) return add_regex_step(L, GPT2_RE, strlen(GPT2_RE), where, 0, 0);
+        if (!ur || cJSON_IsTrue(ur))
+            return add_regex_step(L, GPT2_RE, strlen(GPT2_RE), where, 0, 0);
         return 0;
     }
     char msg[128];
@@ -357,7 +369,8 @@ static int check_decoder(Loader *L, const cJSON *d, const char *where) {
     if (strcmp(ty, "ByteLevel") == 0) return 0;
     if (strcmp(ty, "Sequence") == 0) {
         const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetObjectItem(d, "decoders")) if (check_decoder(L, e, where)) return -1;
+        cJSON_ArrayForEach(
+            e, cJSON_GetObjectItem(d, "decoders")) if (check_decoder(L, e, where)) return -1;
         return 0;
     }
     char msg[128];
@@ -388,7 +401,8 @@ static void load_config(R1Tokenizer *t, const char *dir) {
 static int load_json(Loader *L, const cJSON *root) {
     R1Tokenizer *t = L->t;
     const cJSON *model = cJSON_GetObjectItem(root, "model");
-    const cJSON *vocab = cJSON_GetObjectItem(model, "vocab"), *merges = cJSON_GetObjectItem(model, "merges");
+    const cJSON *vocab = cJSON_GetObjectItem(model, "vocab"),
+                *merges = cJSON_GetObjectItem(model, "merges");
     const cJSON *added = cJSON_GetObjectItem(root, "added_tokens");
     if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges))
         return bad(L, "model", "needs a \"vocab\" object and a \"merges\" array");
@@ -461,9 +475,15 @@ void r1_tok_free(R1Tokenizer *t) {
 
 /* ---- lookups and decoding -------------------------------------------------- */
 
-int r1_tok_vocab_size(const R1Tokenizer *t) { return t->n_ids; }
-int r1_tok_bos(const R1Tokenizer *t) { return t->bos; }
-int r1_tok_eos(const R1Tokenizer *t) { return t->eos; }
+int r1_tok_vocab_size(const R1Tokenizer *t) {
+    return t->n_ids;
+}
+int r1_tok_bos(const R1Tokenizer *t) {
+    return t->bos;
+}
+int r1_tok_eos(const R1Tokenizer *t) {
+    return t->eos;
+}
 int r1_tok_is_special(const R1Tokenizer *t, int id) {
     return id >= 0 && id < t->n_ids && t->special[id];
 }
@@ -511,7 +531,9 @@ char *r1_tok_decode(const R1Tokenizer *t, const int *ids, int n, int skip_specia
 
 /* ---- streaming decode ------------------------------------------------------ */
 
-void r1_tok_stream_init(R1TokStream *s) { s->n_pending = 0; }
+void r1_tok_stream_init(R1TokStream *s) {
+    s->n_pending = 0;
+}
 
 /* How many bytes at the end of buf[0..n) start a character that is not complete yet. */
 static int incomplete_tail(const unsigned char *buf, size_t n) {

@@ -26,10 +26,10 @@ void r1_acts_init(R1Acts *a) {
 }
 
 void r1_acts_free(R1Acts *a) {
-    float *bufs[] = {a->resid, a->ln1,    a->ln2,  a->mid,   a->rstd1,    a->rstd2,
-                     a->qkv,   a->att,    a->lse,  a->gu,    a->act,      a->lnf,
-                     a->rstdf, a->logits, a->logp, a->lse_v, a->d_res,    a->d_ln,
-                     a->d_qkv, a->d_att,  a->d_gu, a->d_act, a->rope_cos, a->rope_sin};
+    float *bufs[] = {a->resid, a->ln1,      a->ln2,      a->mid,     a->rstd1, a->rstd2, a->qkv,
+                     a->att,   a->lse,      a->gu,       a->act,     a->lnf,   a->rstdf, a->logits,
+                     a->logp,  a->lse_v,    a->d_res,    a->d_ln,    a->d_qkv, a->d_att, a->d_gu,
+                     a->d_act, a->rope_cos, a->rope_sin, a->rope_inv};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(a->pos);
     memset(a, 0, sizeof *a);
@@ -48,9 +48,16 @@ size_t r1_acts_bytes(const R1Config *c, int T) {
     return sizeof(float) * floats_per_token(&d) * (size_t)T;
 }
 
+static long shape_key(const Dims *d) {
+    return ((((long)d->C * 1031 + d->L) * 1031 + d->QKV) * 1031 + d->I) * 1031 + d->V;
+}
+
+/* Buffers for T tokens of this model; a different model (a teacher, a
+ * reference) sharing the R1Acts gets fresh ones. */
 static void acts_reserve(R1Acts *a, const Dims *d, int T) {
-    if (T <= a->cap_T) return;
+    if (T <= a->cap_T && a->shape_key == shape_key(d)) return;
     r1_acts_free(a);
+    a->shape_key = shape_key(d);
     size_t t = (size_t)T, L = (size_t)d->L;
     a->cap_T = T;
     a->pos = r1_xmalloc(sizeof(int) * t);
@@ -86,14 +93,20 @@ static void set_positions(R1Model *m, R1Acts *a, const R1Batch *b) {
         for (int t = t0; t < t1; t++) a->pos[t] = t - t0;
         if (t1 - t0 > max_len) max_len = t1 - t0;
     }
-    if (max_len <= a->cap_pos) return;
     int half = m->cfg.head_dim / 2;
+    if (max_len <= a->cap_pos && a->rope_half == half &&
+        memcmp(a->rope_inv, m->inv_freq, sizeof(float) * (size_t)half) == 0)
+        return;
     free(a->rope_cos);
     free(a->rope_sin);
+    free(a->rope_inv);
+    a->rope_inv = r1_falloc((size_t)half);
+    memcpy(a->rope_inv, m->inv_freq, sizeof(float) * (size_t)half);
     a->rope_cos = r1_falloc((size_t)max_len * half);
     a->rope_sin = r1_falloc((size_t)max_len * half);
     op_rope_table(a->rope_cos, a->rope_sin, m->inv_freq, max_len, m->cfg.head_dim);
     a->cap_pos = max_len;
+    a->rope_half = half;
 }
 
 int r1_batch_check(const R1Model *m, const R1Batch *b, R1Err *err) {
@@ -106,14 +119,20 @@ int r1_batch_check(const R1Model *m, const R1Batch *b, R1Err *err) {
             return r1_seterr(err, "batch: sequence %d has %d tokens, max_position_embeddings is %d",
                              s, len, m->cfg.max_pos);
     }
-    for (int t = 0; t < b->n_tokens; t++) {
-        if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.vocab)
-            return r1_seterr(err, "batch: token %d has id %d, outside the vocabulary [0, %d)", t,
-                             b->tokens[t], m->cfg.vocab);
-        if (b->targets && b->targets[t] >= m->cfg.vocab)
-            return r1_seterr(err, "batch: target %d has id %d, outside the vocabulary [0, %d)", t,
-                             b->targets[t], m->cfg.vocab);
-    }
+    for (int s = 0; s < b->n_seqs; s++)
+        for (int t = b->seq_start[s]; t < b->seq_start[s + 1]; t++) {
+            int pos = t - b->seq_start[s];
+            if (b->tokens[t] < 0 || b->tokens[t] >= m->cfg.vocab)
+                return r1_seterr(err,
+                                 "batch: sequence %d, position %d: token %d has id %d, outside "
+                                 "the vocabulary [0, %d)",
+                                 s, pos, t, b->tokens[t], m->cfg.vocab);
+            if (b->targets && b->targets[t] >= m->cfg.vocab)
+                return r1_seterr(err,
+                                 "batch: sequence %d, position %d: target %d has id %d, outside "
+                                 "the vocabulary [0, %d)",
+                                 s, pos, t, b->targets[t], m->cfg.vocab);
+        }
     return 0;
 }
 
@@ -210,6 +229,10 @@ static void layer_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *
 void r1_model_backward(R1Model *m, R1Acts *a, const R1Batch *b, const float *dlogp) {
     Dims d = dims_of(&m->cfg);
     int T = b->n_tokens;
+    if (!b->targets || a->T != T) { /* a caller's bug, not bad input: stop loudly */
+        fprintf(stderr, "r1_model_backward: needs the forward of this batch, with targets\n");
+        abort();
+    }
     r1_model_alloc_grads(m);
     float *keep = NULL;
     if (!dlogp) { /* mean cross-entropy: dL/dlogp = -1 / n_targets */

@@ -54,6 +54,7 @@ char *r1_xstrdup(const char *s) {
 }
 
 float *r1_falloc(size_t count) {
+    if (count > (SIZE_MAX - 63) / sizeof(float)) oom(SIZE_MAX);
     size_t bytes = (count * sizeof(float) + 63) & ~(size_t)63;
     float *p = aligned_alloc(64, bytes ? bytes : 64);
     if (!p) oom(bytes);

@@ -15,10 +15,17 @@ pass=0 fail=0 failed=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
+# Cases passed and failed in a cmocka log: the sums of its "[  PASSED  ] N test(s)."
+# and "[  FAILED  ] N test(s)" lines (one of each per group).
+cmocka_sum() { sed -n "s/^\[  $1  \] \([0-9]*\) test.*/\1/p" "$2" | awk '{s += $1} END {print s + 0}'; }
+
 count() { # $1 = name, $2 = exit status, $3 = log file, $4 = pass pattern, $5 = fail pattern
     local p f
-    p=$(grep -cE "$4" "$3" || true)
-    f=$(grep -cE "$5" "$3" || true)
+    if [ "$4" = cmocka ]; then
+        p=$(cmocka_sum PASSED "$3") f=$(cmocka_sum FAILED "$3")
+    else
+        p=$(grep -cE "$4" "$3" || true) f=$(grep -cE "$5" "$3" || true)
+    fi
     if [ "$2" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi # crashed before reporting
     if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi # ran nothing: that is a failure
     pass=$((pass + p))
@@ -32,7 +39,7 @@ for t in "$R1_TESTBIN"/test_*; do
     name=$(basename "$t")
     [ -n "$only" ] && [[ "$name" != *"$only"* ]] && continue
     (cd "$log" && "$t") >"$log/$name.out" 2>&1
-    count "$name" $? "$log/$name.out" '^\[       OK \]' '^\[  (FAILED|ERROR) \] [a-z_]'
+    count "$name" $? "$log/$name.out" cmocka -
 done
 for t in "$here"/test_*.sh; do
     [ -f "$t" ] || continue

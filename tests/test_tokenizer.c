@@ -146,8 +146,8 @@ static void test_long_word(void **state) {
 /* Random code points from several blocks: always valid, always round trips. */
 static void test_roundtrip_random(void **state) {
     (void)state;
-    static const unsigned blocks[][2] = {{0x20, 0x7E},     {0x09, 0x0D},     {0xA0, 0x17F},
-                                         {0x300, 0x36F},   {0x4E00, 0x9FFF}, {0x3040, 0x30FF},
+    static const unsigned blocks[][2] = {{0x20, 0x7E},       {0x09, 0x0D},     {0xA0, 0x17F},
+                                         {0x300, 0x36F},     {0x4E00, 0x9FFF}, {0x3040, 0x30FF},
                                          {0x1F300, 0x1FAFF}, {0x200B, 0x200D}, {0xAC00, 0xD7A3}};
     R1Rng rng;
     r1_rng_seed(&rng, 99);
@@ -159,10 +159,13 @@ static void test_roundtrip_random(void **state) {
             const unsigned *b = blocks[r1_rng_u64(&rng) % 9];
             unsigned cp = b[0] + (unsigned)(r1_rng_u64(&rng) % (b[1] - b[0] + 1));
             unsigned char *u = (unsigned char *)buf + n;
-            if (cp < 0x80) u[0] = (unsigned char)cp, n += 1;
-            else if (cp < 0x800) u[0] = 0xC0 | cp >> 6, u[1] = 0x80 | (cp & 63), n += 2;
+            if (cp < 0x80)
+                u[0] = (unsigned char)cp, n += 1;
+            else if (cp < 0x800)
+                u[0] = 0xC0 | cp >> 6, u[1] = 0x80 | (cp & 63), n += 2;
             else if (cp < 0x10000)
-                u[0] = 0xE0 | cp >> 12, u[1] = 0x80 | ((cp >> 6) & 63), u[2] = 0x80 | (cp & 63), n += 3;
+                u[0] = 0xE0 | cp >> 12, u[1] = 0x80 | ((cp >> 6) & 63), u[2] = 0x80 | (cp & 63),
+                n += 3;
             else
                 u[0] = 0xF0 | cp >> 18, u[1] = 0x80 | ((cp >> 12) & 63),
                 u[2] = 0x80 | ((cp >> 6) & 63), u[3] = 0x80 | (cp & 63), n += 4;
@@ -271,8 +274,9 @@ static void write_tok(const char *dir, const char *normalizer, const char *pre, 
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "{\"normalizer\":%s,\"pre_tokenizer\":%s,\"decoder\":null,\"added_tokens\":[],"
-               "\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":{",
+    fprintf(f,
+            "{\"normalizer\":%s,\"pre_tokenizer\":%s,\"decoder\":null,\"added_tokens\":[],"
+            "\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":{",
             normalizer, pre);
     for (int b = 0, first = 1; b < 256; b++) {
         if (b == drop_byte) continue;

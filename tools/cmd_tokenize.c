@@ -37,14 +37,22 @@ static int parse(TokOpts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
-        if (!strcmp(f, "--decode")) o->decode = 1;
-        else if (!strcmp(f, "--skip-special")) o->skip_special = 1;
-        else if (!strcmp(f, "--messages")) o->messages = 1;
-        else if (!strcmp(f, "--generation-prompt")) o->gen_prompt = 1;
-        else if (!strcmp(f, "--help") || !strcmp(f, "-h")) return fputs(usage, stdout), 2;
-        else if (i + 1 < argc && !strcmp(f, "--tokenizer")) o->dir = argv[++i];
-        else if (i + 1 < argc && !strcmp(f, "--template")) o->template_name = argv[++i];
-        else return fprintf(stderr, "r1-model tokenize: unknown option %s\n%s", f, usage), 1;
+        if (!strcmp(f, "--decode"))
+            o->decode = 1;
+        else if (!strcmp(f, "--skip-special"))
+            o->skip_special = 1;
+        else if (!strcmp(f, "--messages"))
+            o->messages = 1;
+        else if (!strcmp(f, "--generation-prompt"))
+            o->gen_prompt = 1;
+        else if (!strcmp(f, "--help") || !strcmp(f, "-h"))
+            return fputs(usage, stdout), 2;
+        else if (i + 1 < argc && !strcmp(f, "--tokenizer"))
+            o->dir = argv[++i];
+        else if (i + 1 < argc && !strcmp(f, "--template"))
+            o->template_name = argv[++i];
+        else
+            return fprintf(stderr, "r1-model tokenize: unknown option %s\n%s", f, usage), 1;
     }
     if (!o->dir) return fprintf(stderr, "r1-model tokenize: needs --tokenizer DIR\n"), 1;
     return 0;
@@ -61,8 +69,10 @@ static int encode_line(R1Tokenizer *t, const char *line, size_t n, long lineno) 
     char *text = r1_json_string_parse(line, n, &len, &err);
     R1Ids ids = {0};
     int rc = text ? r1_tok_encode(t, text, len, &ids, &err) : -1;
-    if (rc == 0) print_ids(ids.ids, ids.n);
-    else fprintf(stderr, "r1-model tokenize: stdin line %ld: %s\n", lineno, err.msg);
+    if (rc == 0)
+        print_ids(ids.ids, ids.n);
+    else
+        fprintf(stderr, "r1-model tokenize: stdin line %ld: %s\n", lineno, err.msg);
     free(text);
     r1_ids_free(&ids);
     return rc;
@@ -84,8 +94,10 @@ static int decode_line(R1Tokenizer *t, const char *line, long lineno, int skip_s
     while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') p++;
     size_t n = 0, cap = 0, len;
     char *out = NULL, *text = NULL;
-    if (*p) r1_seterr(&err, "'%.20s' is not a token id", p);
-    else text = r1_tok_decode(t, ids.ids, ids.n, skip_special, &len, &err);
+    if (*p)
+        r1_seterr(&err, "'%.20s' is not a token id", p);
+    else
+        text = r1_tok_decode(t, ids.ids, ids.n, skip_special, &len, &err);
     if (text) {
         r1_json_string_write(text, len, &out, &n, &cap);
         puts(out);
@@ -105,11 +117,14 @@ static int parse_messages(const cJSON *arr, R1Message **msgs, int *n, R1Err *err
     *msgs = r1_xcalloc((size_t)*n + 1, sizeof(R1Message));
     for (int i = 0; i < *n; i++) {
         const cJSON *m = cJSON_GetArrayItem(arr, i);
-        const cJSON *role = cJSON_GetObjectItem(m, "role"), *content = cJSON_GetObjectItem(m, "content");
+        const cJSON *role = cJSON_GetObjectItem(m, "role"),
+                    *content = cJSON_GetObjectItem(m, "content");
         int r = cJSON_IsString(role) ? r1_role_parse(role->valuestring) : -1;
         if (r < 0 || !cJSON_IsString(content))
-            return r1_seterr(err, "message %d: needs \"role\" (system, user, assistant) and a "
-                                  "string \"content\"", i);
+            return r1_seterr(err,
+                             "message %d: needs \"role\" (system, user, assistant) and a "
+                             "string \"content\"",
+                             i);
         (*msgs)[i] = (R1Message){(R1Role)r, content->valuestring};
     }
     return 0;
@@ -141,8 +156,10 @@ static int messages_line(R1Tokenizer *t, R1Template tpl, int gen, const char *li
     if (r1_tok_eos(t) >= 0) eos = r1_tok_piece(t, r1_tok_eos(t), &len);
     if (rc == 0) rc = r1_chat_render(tpl, msgs, n, gen, bos, eos, &chat, &err);
     if (rc == 0) rc = r1_chat_encode(t, &chat, &ids, &mask, &err);
-    if (rc == 0) print_chat(&chat, &ids, mask);
-    else fprintf(stderr, "r1-model tokenize: stdin line %ld: %s\n", lineno, err.msg);
+    if (rc == 0)
+        print_chat(&chat, &ids, mask);
+    else
+        fprintf(stderr, "r1-model tokenize: stdin line %ld: %s\n", lineno, err.msg);
     free(mask);
     r1_ids_free(&ids);
     r1_chat_free(&chat);
@@ -172,9 +189,12 @@ int cmd_tokenize(int argc, char **argv) {
     while (rc == 0 && (n = getline(&line, &cap, stdin)) >= 0) {
         lineno++;
         if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
-        if (o.messages) rc = messages_line(t, (R1Template)tpl, o.gen_prompt, line, lineno);
-        else if (o.decode) rc = decode_line(t, line, lineno, o.skip_special);
-        else rc = encode_line(t, line, (size_t)n, lineno);
+        if (o.messages)
+            rc = messages_line(t, (R1Template)tpl, o.gen_prompt, line, lineno);
+        else if (o.decode)
+            rc = decode_line(t, line, lineno, o.skip_special);
+        else
+            rc = encode_line(t, line, (size_t)n, lineno);
     }
     free(line);
     r1_tok_free(t);

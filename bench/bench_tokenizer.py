@@ -1,0 +1,71 @@
+"""Hugging Face `tokenizers` encode throughput, single-threaded: the reference
+for bench_tokenizer (r1c).
+
+  bench_tokenizer.py --tokenizer DIR --corpus FILE [--name NAME] [--iters N]
+
+The corpus is UTF-8 text (bench/corpus.sh); each line, with its '\\n', is
+encoded on its own with add_special_tokens=False, as bench_tokenizer does.
+Two ways of calling HF are timed, best of N passes each, after one warm-up
+pass: Tokenizer.encode per line, and one Tokenizer.encode_batch over all lines
+(sequential here, as RAYON_NUM_THREADS=1 and TOKENIZERS_PARALLELISM=false).
+The faster one is the baseline, named in "method". Prints one JSON line:
+{"impl": "hf-tokenizers", "tokenizer": NAME, "mb_s": MB/s of UTF-8 input
+(10^6 bytes), "tokens": total ids, ...}.
+"""
+
+import os
+
+os.environ["RAYON_NUM_THREADS"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import tokenizers  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokenizer", required=True, help="directory with tokenizer.json")
+    ap.add_argument("--corpus", required=True, help="UTF-8 text; each line is encoded on its own")
+    ap.add_argument("--name", help="tokenizer name in the result (default: the directory's name)")
+    ap.add_argument("--iters", type=int, default=2, help="timed passes per method (best is kept)")
+    a = ap.parse_args()
+    name = a.name or os.path.basename(os.path.normpath(a.tokenizer))
+    tok = Tokenizer.from_file(os.path.join(a.tokenizer, "tokenizer.json"))
+    data = open(a.corpus, "rb").read()
+    parts = data.decode("utf-8").split("\n")
+    lines = [p + "\n" for p in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+    def per_line():
+        return sum(len(tok.encode(s, add_special_tokens=False).ids) for s in lines)
+
+    def batch():
+        return sum(len(e.ids) for e in tok.encode_batch(lines, add_special_tokens=False))
+
+    tokens = batch()  # warm-up (fills HF's BPE word cache, as a long run would)
+    results = {}
+    for method, fn in (("encode", per_line), ("encode_batch", batch)):
+        best = float("inf")
+        for _ in range(max(1, a.iters)):
+            t0 = time.perf_counter()
+            n = fn()
+            best = min(best, time.perf_counter() - t0)
+            if n != tokens:
+                sys.exit(f"bench_tokenizer.py: {method} gave {n} tokens, the warm-up {tokens}")
+        results[method] = (best, tokens)
+        print(f"hf {name} {method}: {len(data) / best / 1e6:.2f} MB/s, {tokens} tokens", file=sys.stderr)
+    method = min(results, key=lambda m: results[m][0])
+    secs, tokens = results[method]
+    print(json.dumps({
+        "impl": "hf-tokenizers", "tokenizer": name, "mb_s": round(len(data) / secs / 1e6, 3),
+        "tokens": tokens, "bytes": len(data), "lines": len(lines), "method": method,
+        "seconds": round(secs, 4), "iters": a.iters, "threads": 1, "tokenizers": tokenizers.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()
