@@ -8,7 +8,7 @@
 # Documents are shuffled (fixed seed) so the kinds are interleaved. Without
 # ../shared, the decoded text of tests/fixtures/tok_corpus.jsonl is repeated
 # (with the code part) up to the same size.
-# The benchmarks encode each line, with its '\n', on its own (no special tokens).
+# The benchmarks encode each line, without its newline, on its own (no special tokens).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

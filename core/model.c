@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "ops.h"
@@ -268,6 +269,23 @@ static int assign_shards(const R1StWriteTensor *ts, int n, size_t max_bytes, int
     return shard + 1;
 }
 
+/* Shards of an earlier save with another shard count would confuse a reader
+ * that globs for them; the index no longer names them, so they go. */
+static void remove_stale_shards(const char *dir, int n_shards) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        int k, of, used = 0;
+        if (sscanf(e->d_name, "model-%5d-of-%5d.safetensors%n", &k, &of, &used) != 2 ||
+            e->d_name[used] != 0 || (n_shards > 1 && of == n_shards))
+            continue;
+        char *p = r1_path_join(dir, e->d_name);
+        unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+}
+
 static int write_sharded(const char *dir, const R1StWriteTensor *ts, int n, size_t max_bytes,
                          R1Err *err) {
     int *shard_of = r1_xcalloc((size_t)n, sizeof(int)), rc = 0;
@@ -294,6 +312,7 @@ static int write_sharded(const char *dir, const R1StWriteTensor *ts, int n, size
     path = r1_path_join(dir, n_shards > 1 ? "model.safetensors" : "model.safetensors.index.json");
     if (rc == 0) unlink(path);
     free(path);
+    if (rc == 0) remove_stale_shards(dir, n_shards);
     free(shard_of);
     return rc;
 }
@@ -301,12 +320,6 @@ static int write_sharded(const char *dir, const R1StWriteTensor *ts, int n, size
 int r1_model_save_sharded(const R1Model *m, const char *dir, R1DType dtype, size_t max_shard_bytes,
                           R1Err *err) {
     if (r1_mkdirs(dir, err) != 0) return -1;
-    R1Config cfg = m->cfg;
-    snprintf(cfg.dtype, sizeof cfg.dtype, "%s", dtype == R1_BF16 ? "bfloat16" : "float32");
-    char *cpath = r1_path_join(dir, "config.json");
-    int rc = r1_config_save(&cfg, cpath, err);
-    free(cpath);
-    if (rc != 0) return -1;
     R1StWriteTensor *ts = r1_xcalloc((size_t)m->table.n, sizeof *ts);
     for (int i = 0; i < m->table.n; i++) {
         const R1Param *p = &m->table.p[i];
@@ -314,8 +327,15 @@ int r1_model_save_sharded(const R1Model *m, const char *dir, R1DType dtype, size
             .name = p->name, .dtype = dtype, .ndim = p->ndim, .data = m->params + p->offset};
         memcpy(ts[i].shape, p->shape, sizeof p->shape);
     }
-    rc = write_sharded(dir, ts, m->table.n, max_shard_bytes, err);
+    int rc = write_sharded(dir, ts, m->table.n, max_shard_bytes, err);
     free(ts);
+    if (rc != 0) return -1;
+    /* config.json last: a directory without it is visibly unfinished. */
+    R1Config cfg = m->cfg;
+    snprintf(cfg.dtype, sizeof cfg.dtype, "%s", dtype == R1_BF16 ? "bfloat16" : "float32");
+    char *cpath = r1_path_join(dir, "config.json");
+    rc = r1_config_save(&cfg, cpath, err);
+    free(cpath);
     return rc;
 }
 

@@ -210,6 +210,7 @@ static void test_save_sharded(void **s) {
     r1_model_free(&back);
     assert_int_equal(r1_model_save(&m, dir, R1_F32, &err), 0);
     assert_false(exists(dir, "model.safetensors.index.json"));
+    assert_false(exists(dir, "model-00001-of-00003.safetensors")); /* stale shards go */
     assert_int_equal(r1_model_load(&back, dir, &err), 0);
     assert_memory_equal(back.params, m.params, sizeof(float) * m.table.total);
     r1_model_free(&back);
