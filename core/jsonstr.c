@@ -115,8 +115,15 @@ void r1_json_string_write(const char *p, size_t n, char **out, size_t *len, size
             esc[0] = '\\', esc[1] = (char)c;
             put(out, len, cap, esc, 2), i++;
         } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            put(out, len, cap, esc, 6), i++;
+            const char *short_esc = c == '\n'   ? "\\n"
+                                    : c == '\t' ? "\\t"
+                                    : c == '\r' ? "\\r"
+                                                : NULL;
+            if (short_esc)
+                put(out, len, cap, short_esc, 2);
+            else
+                snprintf(esc, sizeof esc, "\\u%04x", c), put(out, len, cap, esc, 6);
+            i++;
         } else {
             int k = r1_utf8_len((const unsigned char *)p + i, n - i);
             if (k)

@@ -309,16 +309,38 @@ static int nfc_stable(const char *s, size_t n) {
     return 1;
 }
 
+/* NFC of s[0..n) into a fresh buffer. utf8proc 2.8 composes a Hangul LV
+ * syllable with a following U+11A7, which is not a trailing consonant, and so
+ * loses it; U+11A7 never composes with its neighbours, so normalizing the text
+ * in pieces that start at each U+11A7 is exact and avoids the bug. */
+static char *nfc(const char *s, size_t n, size_t *out_len) {
+    size_t k = 0, cap = n + 16;
+    char *out = r1_xmalloc(cap);
+    for (size_t start = 0, i = 0; start < n; start = i) {
+        for (i = start + 1; i < n && !(i + 3 <= n && memcmp(s + i, "\xE1\x86\xA7", 3) == 0); i++) {
+        }
+        utf8proc_uint8_t *norm = NULL;
+        utf8proc_ssize_t len =
+            utf8proc_map((const utf8proc_uint8_t *)s + start, (utf8proc_ssize_t)(i - start), &norm,
+                         UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        const char *piece = len >= 0 ? (const char *)norm : s + start; /* (never fails on UTF-8) */
+        size_t plen = len >= 0 ? (size_t)len : i - start;
+        if (k + plen > cap) out = r1_xrealloc(out, cap = 2 * (k + plen));
+        memcpy(out + k, piece, plen), k += plen;
+        free(norm);
+    }
+    *out_len = k;
+    return out;
+}
+
 static void raw_gap(R1Tokenizer *t, const char *s, size_t n, const OffsetMap *m, R1Ids *out) {
-    utf8proc_uint8_t *norm = NULL;
+    char *norm = NULL;
     OffsetMap nm = *m;
     if (t->nfc && !nfc_stable(s, n)) {
-        utf8proc_ssize_t len = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &norm,
-                                            UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-        if (len >= 0) { /* (it cannot fail on validated UTF-8; if it did, encode as is) */
-            nm = (OffsetMap){(size_t)map_offset(m, 0), n, (size_t)len, 0};
-            s = (const char *)norm, n = (size_t)len;
-        }
+        size_t len;
+        norm = nfc(s, n, &len);
+        nm = (OffsetMap){(size_t)map_offset(m, 0), n, len, 0};
+        s = norm, n = len;
     }
     split_added(t, s, n, &nm, 1, normalized_gap, out);
     free(norm);

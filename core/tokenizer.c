@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tok_internal.h"
+#include "tok_unicode.h"
 
 /* ---- UTF-8 and the byte-level alphabet ------------------------------------- */
 
@@ -82,6 +83,8 @@ typedef struct {
     R1Tokenizer *t;
     R1Err *err;
     int cp_to_byte[512];
+    R1UniPatch uni; /* built with the first regex */
+    int have_uni;
 } Loader;
 
 static int bad(Loader *L, const char *where, const char *what) {
@@ -288,8 +291,12 @@ static int add_regex_step(Loader *L, const char *pattern, size_t len, const char
                           int removed, int invert) {
     int code;
     PCRE2_SIZE off;
+    size_t plen;
+    if (!L->have_uni) r1_unipatch_init(&L->uni), L->have_uni = 1;
+    char *patched = r1_unipatch_apply(&L->uni, pattern, len, &plen);
     pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)pattern, len, PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+        pcre2_compile((PCRE2_SPTR)patched, plen, PCRE2_UTF | PCRE2_UCP, &code, &off, NULL);
+    free(patched);
     if (!re) {
         PCRE2_UCHAR msg[256];
         char full[400];
@@ -440,6 +447,7 @@ R1Tokenizer *r1_tok_load(const char *dir, R1Err *err) {
         rc = load_json(&L, root);
     cJSON_Delete(root);
     free(text);
+    if (L.have_uni) r1_unipatch_free(&L.uni);
     if (rc != 0) {
         r1_tok_free(t);
         return NULL;

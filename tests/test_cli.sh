@@ -36,7 +36,7 @@ for spec in r1-distill-qwen-1.5b:1777088000 r1-distill-llama-8b:8030261248; do
 done
 check "info prints llama3 scaling" '"$m" info --model "$tmp/r1-distill-llama-8b" | grep -q "llama3 scaling"'
 
-cfg="$R1_ROOT/configs/tiny-qwen2.json"
+cfg="$R1_ROOT/configs/tiny/config.json"
 "$m" init --config "$cfg" --out "$tmp/a" --seed 5 && "$m" init --config "$cfg" --out "$tmp/b" --seed 5 &&
     "$m" init --config "$cfg" --out "$tmp/c" --seed 6
 check "init: same seed, identical checkpoint" 'cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors"'

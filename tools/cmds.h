@@ -4,5 +4,7 @@
 
 /* r1-model tokenize ...: argv[0] is "tokenize". Returns the exit status. */
 int cmd_tokenize(int argc, char **argv);
+/* r1-model train-tokenizer ...: argv[0] is "train-tokenizer". */
+int cmd_train_tokenizer(int argc, char **argv);
 
 #endif

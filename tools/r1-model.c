@@ -16,6 +16,7 @@
 #include "cmds.h"
 #include "model.h"
 #include "safetensors.h"
+#include "tokenizer.h"
 
 #define MAX_SEQS 256
 
@@ -23,15 +24,17 @@ static const char *usage =
     "usage: r1-model info    --model DIR [--json]\n"
     "       r1-model init    --config CONFIG.json --out DIR [--seed S] [--dtype f32|bf16]\n"
     "                        [--max-shard-size BYTES[K|M|G]]   (default 5G, as transformers)\n"
+    "                        [--tokenizer DIR]   (copies its tokenizer.json and _config.json)\n"
     "       r1-model forward --model DIR --tokens \"ID ID ...\" [--tokens ...]\n"
     "                        [--targets \"ID ID ...\" ...] --out OUT.safetensors\n"
     "       r1-model tokenize --tokenizer DIR [--decode | --messages ...]   (see tokenize --help)\n"
+    "       r1-model train-tokenizer --corpus FILE --merges N --out DIR ... (see its --help)\n"
     "A model DIR is a Hugging Face checkpoint: config.json + *.safetensors (Qwen2 or Llama).\n"
     "forward: each --tokens is one sequence; one --targets per sequence, -100 to ignore a\n"
     "position; writes logits [T,V], and with targets loss [1] and grad.<param> tensors.\n";
 
 typedef struct {
-    const char *model, *config, *out, *dtype;
+    const char *model, *config, *out, *dtype, *tokenizer;
     const char *tokens[MAX_SEQS], *targets[MAX_SEQS];
     int n_tokens, n_targets, json;
     unsigned long long seed;
@@ -82,6 +85,8 @@ static int parse_opts(Opts *o, int argc, char **argv) {
             o->out = v;
         else if (strcmp(f, "--dtype") == 0)
             o->dtype = v;
+        else if (strcmp(f, "--tokenizer") == 0)
+            o->tokenizer = v;
         else if (strcmp(f, "--max-shard-size") == 0) {
             if (parse_size(v, &o->max_shard) != 0)
                 return fprintf(stderr, "r1-model: bad --max-shard-size '%s'\n", v), 1;
@@ -179,6 +184,32 @@ static int cmd_info(const Opts *o) {
     return 0;
 }
 
+/* The tokenizer must load and fit in the model's vocabulary. */
+static int check_tokenizer(const char *dir, const R1Config *c, R1Err *err) {
+    R1Tokenizer *t = r1_tok_load(dir, err);
+    if (!t) return -1;
+    int n = r1_tok_vocab_size(t);
+    r1_tok_free(t);
+    if (n > c->vocab)
+        return r1_seterr(err, "%s: the tokenizer has %d ids but vocab_size is %d", dir, n,
+                         c->vocab);
+    return 0;
+}
+
+/* A model directory carries its tokenizer, as Hugging Face checkpoints do. */
+static int copy_tokenizer(const char *from, const char *to, R1Err *err) {
+    const char *names[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char *src = r1_path_join(from, names[i]), *dst = r1_path_join(to, names[i]);
+        size_t len;
+        char *data = r1_read_file(src, &len, i == 0 ? err : NULL);
+        int rc = data ? r1_write_file_atomic(dst, data, len, err) : (i == 0 ? -1 : 0);
+        free(data), free(src), free(dst);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 static int cmd_init(const Opts *o) {
     if (!o->config || !o->out) return die("init needs --config CONFIG.json and --out DIR");
     R1DType dt = strcmp(o->dtype, "bf16") == 0 ? R1_BF16 : R1_F32;
@@ -189,7 +220,9 @@ static int cmd_init(const Opts *o) {
     if (r1_config_load(&c, o->config, &err) || r1_model_build(&m, &c, o->config, &err))
         return die(err.msg);
     r1_model_init_random(&m, o->seed);
-    int rc = r1_model_save_sharded(&m, o->out, dt, o->max_shard, &err);
+    int rc = o->tokenizer ? check_tokenizer(o->tokenizer, &c, &err) : 0;
+    if (rc == 0) rc = r1_model_save_sharded(&m, o->out, dt, o->max_shard, &err);
+    if (rc == 0 && o->tokenizer) rc = copy_tokenizer(o->tokenizer, o->out, &err);
     r1_model_free(&m);
     return rc ? die(err.msg) : 0;
 }
@@ -299,6 +332,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train-tokenizer") == 0) return cmd_train_tokenizer(argc - 1, argv + 1);
     Opts o;
     int rc = parse_opts(&o, argc, argv);
     if (rc) return rc == 2 ? 0 : rc;
