@@ -6,6 +6,7 @@
 #   make bench      benchmarks, each next to its reference
 #   make deps       install what a fresh Debian machine lacks (scripts/install-deps.sh)
 #   make cuda       compile the CUDA sources with nvcc (when there are any and nvcc exists)
+#   make fuzz       libFuzzer on the tokenizer's encoder (FUZZ_SECONDS=60)
 #   make format     clang-format every C source in place
 
 CC      ?= cc
@@ -31,7 +32,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB       := $(BUILD)/libr1c.a
 
 .SECONDARY:
-.PHONY: all test asan test-asan bench deps cuda format clean demo
+.PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h)
@@ -69,6 +70,10 @@ deps:
 
 cuda:
 	scripts/build-cuda.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i core/*.[ch] tools/*.c tests/*.c $(wildcard bench/*.c)

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "tok_hfnfc.h"
 #include "tok_internal.h"
 
 #define CACHE_MAX_PIECE   64     /* longer pieces are rare; caching them buys nothing */
@@ -309,16 +310,37 @@ static int nfc_stable(const char *s, size_t n) {
     return 1;
 }
 
-/* NFC of s[0..n) into a fresh buffer. utf8proc 2.8 composes a Hangul LV
- * syllable with a following U+11A7, which is not a trailing consonant, and so
- * loses it; U+11A7 never composes with its neighbours, so normalizing the text
- * in pieces that start at each U+11A7 is exact and avoids the bug. */
+/* The code point at s (n bytes left, valid UTF-8) and its length. */
+static unsigned cp_at(const char *s, size_t n, int *len) {
+    const unsigned char *u = (const unsigned char *)s;
+    *len = r1_utf8_len(u, n);
+    if (*len == 1) return u[0];
+    if (*len == 2) return (u[0] & 0x1Fu) << 6 | (u[1] & 0x3Fu);
+    if (*len == 3) return (u[0] & 0x0Fu) << 12 | (u[1] & 0x3Fu) << 6 | (u[2] & 0x3Fu);
+    return (u[0] & 0x07u) << 18 | (u[1] & 0x3Fu) << 12 | (u[2] & 0x3Fu) << 6 | (u[3] & 0x3Fu);
+}
+
+/* Code points that split NFC into independent pieces and are kept verbatim:
+ * those Hugging Face's older tables do not know (see tok_hfnfc.h), and U+11A7,
+ * which utf8proc 2.8 wrongly composes into a preceding Hangul LV syllable (and
+ * loses) although it is no trailing consonant. Neither composes with anything
+ * in the reference, so normalizing around them is exact. */
+static int nfc_barrier(unsigned cp) { return cp == 0x11A7 || r1_hf_nfc_inert(cp); }
+
+/* NFC of s[0..n) into a fresh buffer, piece by piece between barriers. */
 static char *nfc(const char *s, size_t n, size_t *out_len) {
     size_t k = 0, cap = n + 16;
     char *out = r1_xmalloc(cap);
     for (size_t start = 0, i = 0; start < n; start = i) {
-        for (i = start + 1; i < n && !(i + 3 <= n && memcmp(s + i, "\xE1\x86\xA7", 3) == 0); i++) {
+        int cl;
+        if (nfc_barrier(cp_at(s + start, n - start, &cl))) { /* copied as it is */
+            if (k + (size_t)cl > cap) out = r1_xrealloc(out, cap = 2 * (k + (size_t)cl));
+            memcpy(out + k, s + start, (size_t)cl), k += (size_t)cl;
+            i = start + (size_t)cl;
+            continue;
         }
+        for (i = start + (size_t)cl; i < n && !nfc_barrier(cp_at(s + i, n - i, &cl));)
+            i += (size_t)cl;
         utf8proc_uint8_t *norm = NULL;
         utf8proc_ssize_t len =
             utf8proc_map((const utf8proc_uint8_t *)s + start, (utf8proc_ssize_t)(i - start), &norm,

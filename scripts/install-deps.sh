@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 debs=(build-essential pkg-config libsqlite3-dev sqlite3 libpcre2-dev libcjson-dev
-      libopenblas-dev libopenblas-openmp-dev libcmocka-dev libutf8proc-dev
+      libopenblas-dev libopenblas-openmp-dev libcmocka-dev libutf8proc-dev clang libclang-rt-14-dev
       xz-utils python3 python3-venv python3-numpy python3-torch)
 
 missing=()
