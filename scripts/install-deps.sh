@@ -35,7 +35,7 @@ if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/
     echo "install-deps: pip could not install tests/requirements.txt into $venv" >&2
     exit 1
 fi
-"$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers" || {
+"$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers, jinja2" || {
     echo "install-deps: the reference Python packages do not import from $venv" >&2
     exit 1
 }
