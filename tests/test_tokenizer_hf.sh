@@ -289,4 +289,13 @@ if [ -d "$tmp/tok-qwen" ]; then
     printf '1 2 3\n1 99999999 2\n' | expect_error "--decode of an id outside the vocabulary" 2 --decode
     printf '1 2 3\n1 x 2\n' | expect_error "--decode of a line that is not ids" 2 --decode
 fi
+
+# The code points nfc() keeps as barriers (core/tok_hfnfc.c) are exactly those
+# HF's older NFC tables do not know, measured again against `tokenizers`.
+if "$R1_PY" "$R1_ROOT/tests/ref/gen_hf_nfc_table.py" --check "$R1_ROOT/core/tok_hfnfc.c" >"$tmp/nfc_table" 2>&1; then
+    pass "the HF NFC barrier table matches tokenizers"
+else
+    fail "the HF NFC barrier table (core/tok_hfnfc.c) does not match tokenizers:"
+    sed 's/^/    /' "$tmp/nfc_table" | head -n 30
+fi
 exit $((fails > 0))
