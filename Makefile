@@ -15,7 +15,7 @@ BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
 ARCHFLAGS ?= -march=x86-64-v3
-CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
+CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
 
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp $(SAN)
@@ -23,8 +23,9 @@ BIN     = $(if $(filter build,$(BUILD)),bin,$(BUILD)/bin)
 
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
-TOOLS     := $(patsubst tools/%.c,$(BIN)/%,$(wildcard tools/r1-*.c))
-CMD_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out tools/r1-%.c,$(wildcard tools/*.c)))
+# Each executable is one folder's .c files (its main in r1-NAME.c) over the library.
+STAGES    := r1-model:tools r1-data:datasets
+TOOLS     := $(foreach s,$(STAGES),$(BIN)/$(firstword $(subst :, ,$(s))))
 TEST_SRC  := $(wildcard tests/test_*.c)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
@@ -35,7 +36,7 @@ LIB       := $(BUILD)/libr1c.a
 .PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -43,9 +44,12 @@ $(LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/%: $(BUILD)/tools/%.o $(CMD_OBJ) $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+define stage_rule
+$(BIN)/$(1): $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(2)/*.c)) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$^ -o $$@ $$(LDLIBS)
+endef
+$(foreach s,$(STAGES),$(eval $(call stage_rule,$(firstword $(subst :, ,$(s))),$(lastword $(subst :, ,$(s))))))
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka

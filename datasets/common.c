@@ -1,0 +1,82 @@
+/* common.c - what the r1-data subcommands share: opening the database, the
+ * prompt writer, progress on a terminal. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data.h"
+
+int data_open(R1Db *db, const char *path) {
+    R1Err err;
+    if (!path) return fprintf(stderr, "r1-data: needs --db FILE\n"), -1;
+    if (r1_db_open(db, path, &err) == 0) return 0;
+    fprintf(stderr, "r1-data: %s\n", err.msg);
+    return -1;
+}
+
+int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err) {
+    memset(w, 0, sizeof *w);
+    w->db = db;
+    w->insert = r1_db_prepare(db,
+                              "INSERT OR IGNORE INTO prompts (dataset, split, question, answer, "
+                              "solution, meta, source, content_hash) VALUES (?, ?, ?, ?, ?, "
+                              "coalesce(?, '{}'), ?, ?)",
+                              err);
+    return w->insert ? 0 : -1;
+}
+
+/* The content hash covers what makes two prompts the same task: the question and
+ * its gold answer (a NUL keeps "ab"+"c" apart from "a"+"bc"). */
+static void prompt_hash(const PromptRow *r, char out[17]) {
+    size_t q = strlen(r->question), a = r->answer ? strlen(r->answer) : 0;
+    char *buf = r1_xmalloc(q + a + 2);
+    memcpy(buf, r->question, q);
+    buf[q] = 0;
+    buf[q + 1] = r->answer ? 1 : 0; /* NULL answer differs from "" */
+    memcpy(buf + q + 2, r->answer ? r->answer : "", a);
+    r1_db_hash_hex(buf, q + a + 2, out);
+    free(buf);
+}
+
+int prompt_writer_add(PromptWriter *w, const PromptRow *r, R1Err *err) {
+    char hash[17];
+    prompt_hash(r, hash);
+    sqlite3_stmt *st = w->insert;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, r->dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->split, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->question, -1, SQLITE_STATIC);
+    r->answer ? sqlite3_bind_text(st, 4, r->answer, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
+    r->solution ? sqlite3_bind_text(st, 5, r->solution, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 5);
+    r->meta ? sqlite3_bind_text(st, 6, r->meta, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
+    r->source ? sqlite3_bind_text(st, 7, r->source, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 7);
+    sqlite3_bind_text(st, 8, hash, 16, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE) return r1_db_fail(w->db, "inserting a prompt", err);
+    if (sqlite3_changes(w->db->h)) w->added++;
+    else w->repeated++;
+    return 0;
+}
+
+void prompt_writer_free(PromptWriter *w) {
+    sqlite3_finalize(w->insert);
+    w->insert = NULL;
+}
+
+void progress_init(Progress *p, const char *what, int quiet) {
+    p->on = !quiet && isatty(2);
+    p->last = 0;
+    p->what = what;
+}
+
+void progress_update(Progress *p, long done, long total) {
+    if (!p->on) return;
+    double now = r1_now();
+    if (now - p->last < 0.2) return;
+    p->last = now;
+    if (total > 0) fprintf(stderr, "\r%s: %ld / %ld (%.0f%%)", p->what, done, total, 100.0 * done / total);
+    else fprintf(stderr, "\r%s: %ld", p->what, done);
+}
+
+void progress_done(Progress *p) {
+    if (p->on) fprintf(stderr, "\r\033[K");
+}

@@ -1,0 +1,53 @@
+/* data.h - the subcommands of bin/r1-data and what they share.
+ *
+ * Each subcommand parses its own options (argv[0] is its name), opens the run
+ * database with data_open, and returns the process exit status. */
+#ifndef R1_DATA_H
+#define R1_DATA_H
+
+#include <stdio.h>
+
+#include "db.h"
+
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+
+/* Opens (creating and migrating) the database, printing the error on failure. */
+int data_open(R1Db *db, const char *path);
+
+/* Inserts prompts, ignoring exact repeats (same dataset, split, question and
+ * answer), inside the caller's transaction. */
+typedef struct {
+    R1Db *db;
+    sqlite3_stmt *insert;
+    long added, repeated;
+} PromptWriter;
+
+typedef struct {
+    const char *dataset, *split, *question;
+    const char *answer;   /* NULL when unknown */
+    const char *solution; /* NULL when absent */
+    const char *meta;     /* a JSON object, or NULL for {} */
+    const char *source;
+} PromptRow;
+
+int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err);
+int prompt_writer_add(PromptWriter *w, const PromptRow *row, R1Err *err);
+void prompt_writer_free(PromptWriter *w);
+
+/* Progress on stderr, only when it is a terminal and not --quiet; at most
+ * every 0.2 s, overwriting one line. */
+typedef struct {
+    int on;
+    double last;
+    const char *what;
+} Progress;
+
+void progress_init(Progress *p, const char *what, int quiet);
+void progress_update(Progress *p, long done, long total); /* total < 0: unknown */
+void progress_done(Progress *p);
+
+#endif
