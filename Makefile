@@ -80,7 +80,7 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i core/*.[ch] tools/*.c tests/*.c $(wildcard bench/*.c)
+	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] tests/*.[ch] $(wildcard bench/*.c)
 
 clean:
 	rm -rf build bin

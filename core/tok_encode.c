@@ -325,7 +325,9 @@ static unsigned cp_at(const char *s, size_t n, int *len) {
  * which utf8proc 2.8 wrongly composes into a preceding Hangul LV syllable (and
  * loses) although it is no trailing consonant. Neither composes with anything
  * in the reference, so normalizing around them is exact. */
-static int nfc_barrier(unsigned cp) { return cp == 0x11A7 || r1_hf_nfc_inert(cp); }
+static int nfc_barrier(unsigned cp) {
+    return cp == 0x11A7 || r1_hf_nfc_inert(cp);
+}
 
 /* NFC of s[0..n) into a fresh buffer, piece by piece between barriers. */
 static char *nfc(const char *s, size_t n, size_t *out_len) {
