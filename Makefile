@@ -15,7 +15,7 @@ BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
 ARCHFLAGS ?= -march=x86-64-v3
-CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
+CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Ireward -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
 
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp $(SAN)
@@ -24,7 +24,9 @@ BIN     = $(if $(filter build,$(BUILD)),bin,$(BUILD)/bin)
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 # Each executable is one folder's .c files (its main in r1-NAME.c) over the library.
-STAGES    := r1-model:tools r1-data:datasets
+# (a folder joins the build once its r1-NAME.c exists)
+ALL_STAGES := r1-model:tools r1-data:datasets r1-reward:reward
+STAGES    := $(foreach s,$(ALL_STAGES),$(if $(wildcard $(lastword $(subst :, ,$(s)))/r1-*.c),$(s)))
 TOOLS     := $(foreach s,$(STAGES),$(BIN)/$(firstword $(subst :, ,$(s))))
 TEST_SRC  := $(wildcard tests/test_*.c)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -36,7 +38,7 @@ LIB       := $(BUILD)/libr1c.a
 .PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -80,7 +82,7 @@ fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] tests/*.[ch] $(wildcard bench/*.c)
+	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] $(wildcard reward/*.[ch]) tests/*.[ch] $(wildcard bench/*.c)
 
 clean:
 	rm -rf build bin
