@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `r1-data synth` as a user meets it: rows in the run database (checked with the
+# sqlite3 shell), idempotent reruns, per-seed rows, JSON meta, Chinese wording,
+# and clear refusals of bad options.
+# Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
+set -uo pipefail
+: "${R1_BIN:?}" "${R1_ROOT:?}"
+d="$R1_BIN/r1-data"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db="$tmp/run.db"
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1"; }
+check() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
+q() { sqlite3 "$db" "$1"; }
+
+# expect_error NAME NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
+expect_error() {
+    local name=$1 needle=$2
+    shift 2
+    if "$@" >"$tmp/out" 2>"$tmp/err"; then
+        fail "$name (exit 0)"
+    elif ! grep -qF -- "$needle" "$tmp/err"; then
+        fail "$name (stderr lacks '$needle': $(head -c 300 "$tmp/err"))"
+    else
+        pass "$name"
+    fi
+}
+
+# Level 3 and countdown level 3 are large spaces: no repeats expected in 200 rows.
+"$d" synth --db "$db" --task arith --level 3 --n 200 --seed 1 2>"$tmp/err1"
+rc=$?
+check "synth exits 0" '[ $rc -eq 0 ]'
+check "synth reports 'added 200, already present 0'" 'grep -q "added 200, already present 0" "$tmp/err1"'
+check "200 rows in synth/arith train" '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/arith'\'' AND split = '\''train'\''")" = 200 ]'
+check "every row has an integer answer" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE answer GLOB '\''[0-9]*'\'' OR answer GLOB '\''-[0-9]*'\''")" = 200 ]'
+check "meta says level 3 and lang en" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE json_extract(meta, '\''$.level'\'') != 3 OR json_extract(meta, '\''$.lang'\'') != '\''en'\''")" = 0 ]'
+# The sqlite3 shell is a second, independent evaluator: integer + - * /, and every
+# generated / is exact, so its truncating division gives the same value.
+# recompute DATASET EXPR_SQL WANT_SQL: prints "right/rows" for the dataset's rows.
+recompute() {
+    local right rows
+    right=$(q "SELECT 'SELECT (' || $2 || ') = ' || $3 || ';' FROM prompts WHERE dataset = '$1'" |
+        sqlite3 "$db" 2>&1 | grep -c '^1$')
+    rows=$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '$1'")
+    echo "$right/$rows"
+}
+same() { [ "${1%/*}" = "${1#*/}" ] && [ "${1#*/}" -gt 0 ]; }
+check "sqlite3 recomputes every arith answer from meta.expr" \
+    'same "$(recompute synth/arith "json_extract(meta, '\''$.expr'\'')" "answer")"'
+
+"$d" synth --db "$db" --task arith --level 3 --n 200 --seed 1 2>"$tmp/err2"
+check "same seed again adds nothing" 'grep -q "added 0, already present 200" "$tmp/err2"'
+check "still 200 rows" '[ "$(q "SELECT COUNT(*) FROM prompts")" = 200 ]'
+
+"$d" synth --db "$db" --task arith --level 3 --n 200 --seed 2 --quiet 2>"$tmp/err3"
+check "another seed adds rows" '[ "$(q "SELECT COUNT(*) FROM prompts")" -gt 390 ]'
+check "--quiet prints nothing" '[ ! -s "$tmp/err3" ]'
+
+"$d" synth --db "$db" --task countdown --n 300 --seed 5 --split test --lang zh 2>/dev/null
+check "countdown rows in synth/countdown test" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/countdown'\'' AND split = '\''test'\''")" -ge 290 ]'
+check "meta is valid JSON everywhere" '[ "$(q "SELECT COUNT(*) FROM prompts WHERE NOT json_valid(meta)")" = 0 ]'
+check "countdown meta has numbers and target" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/countdown'\'' AND (json_type(meta, '\''$.numbers'\'') != '\''array'\'' OR json_array_length(meta, '\''$.numbers'\'') NOT IN (3, 4) OR json_type(meta, '\''$.target'\'') != '\''integer'\'')")" = 0 ]'
+check "arith meta has level, lang, expr, numbers" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/arith'\'' AND (json_type(meta, '\''$.level'\'') != '\''integer'\'' OR json_type(meta, '\''$.expr'\'') != '\''text'\'' OR json_type(meta, '\''$.numbers'\'') != '\''array'\'')")" = 0 ]'
+# A CJK ideograph's UTF-8 starts with a byte 0xE4..0xE9; every zh question has some.
+check "--lang zh questions contain Chinese" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/countdown'\'' AND question NOT GLOB '\''*[一-鿿]*'\''")" = 0 ]'
+check "English questions contain no Chinese" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/arith'\'' AND question GLOB '\''*[一-鿿]*'\''")" = 0 ]'
+check "the countdown answer is an equation over the numbers" \
+    '[ "$(q "SELECT COUNT(*) FROM prompts WHERE dataset = '\''synth/countdown'\'' AND answer NOT GLOB '\''*[-+*/]*'\''")" = 0 ]'
+check "sqlite3 evaluates every countdown answer to the target" \
+    'same "$(recompute synth/countdown answer "json_extract(meta, '\''$.target'\'')")"'
+check "dataset_counts view lists both tasks" '[ "$(q "SELECT COUNT(*) FROM dataset_counts WHERE dataset GLOB '\''synth/*'\''")" = 2 ]'
+
+"$d" synth --db "$db" --task arith --n 400 --seed 9 --lang mixed --quiet
+check "--lang mixed gives both languages" \
+    '[ "$(q "SELECT COUNT(DISTINCT json_extract(meta, '\''$.lang'\'')) FROM prompts WHERE source = '\''r1-data synth --seed 9'\''")" = 2 ]'
+check "level 0 mixes all four levels" \
+    '[ "$(q "SELECT COUNT(DISTINCT json_extract(meta, '\''$.level'\'')) FROM prompts WHERE source = '\''r1-data synth --seed 9'\''")" = 4 ]'
+
+"$d" synth --db "$tmp/a.db" --task countdown --n 100 --seed 3 --quiet
+"$d" synth --db "$tmp/b.db" --task countdown --n 100 --seed 3 --quiet
+dump() { sqlite3 "$1" "SELECT question, answer, meta FROM prompts ORDER BY id"; }
+check "same seed, identical rows in two databases" 'cmp -s <(dump "$tmp/a.db") <(dump "$tmp/b.db")'
+
+t0=$(date +%s%N)
+"$d" synth --db "$tmp/big.db" --task countdown --n 100000 --seed 1 --quiet
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "100000 rows in under 10 s (${ms} ms)" '[ "$ms" -lt 10000 ]'
+check "100000 rows written" '[ "$(sqlite3 "$tmp/big.db" "SELECT COUNT(*) FROM prompts")" -gt 95000 ]'
+
+expect_error "unknown task is refused" "expected arith or countdown" "$d" synth --db "$db" --task sudoku --n 1 --seed 1
+expect_error "level beyond the task is refused" "levels 1 to 3" "$d" synth --db "$db" --task countdown --level 4 --n 1 --seed 1
+expect_error "--n 0 is refused" "--n '0'" "$d" synth --db "$db" --task arith --n 0 --seed 1
+expect_error "--n must be a number" "--n 'ten'" "$d" synth --db "$db" --task arith --n ten --seed 1
+expect_error "--seed is required" "needs --seed" "$d" synth --db "$db" --task arith --n 1
+expect_error "--lang fr is refused" "en, zh or mixed" "$d" synth --db "$db" --task arith --n 1 --seed 1 --lang fr
+expect_error "unknown option is refused" "unknown option --bogus" "$d" synth --db "$db" --bogus
