@@ -5,7 +5,10 @@
 #   tokenizer: $R1_BENCHBIN/bench_tokenizer (r1c) vs bench/bench_tokenizer.py (Hugging
 #              Face `tokenizers`, one thread) encoding the same corpus (bench/corpus.sh)
 #              with the DeepSeek-V3 and Qwen tokenizers; MB/s and token counts.
-# Usage: bench/run.sh [model|tokenizer]   (default: both)
+#   reward:    $R1_BENCHBIN/bench_reward (r1c: accuracy + format + language) vs
+#              bench/bench_reward_mathverify.py (math-verify, accuracy only, as open-r1's
+#              accuracy_reward) on the same generated GSM8K/MATH-like completions; per core.
+# Usage: bench/run.sh [model|tokenizer|reward]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -98,15 +101,46 @@ if bad:
 EOF
 }
 
+bench_reward() {
+    local tmp r1c mv
+    tmp=$(mktemp -d /tmp/r1c_bench_reward.XXXXXX)
+    # shellcheck disable=SC2064 # expand now: $tmp is local
+    trap "rm -rf '$tmp'" EXIT
+    echo "== rewards: completions scored per second on one core (4000 GSM8K/MATH-like completions, 500-2000 bytes)"
+    r1c=$(last_json "$R1_BENCHBIN/bench_reward" --n 4000 --out "$tmp/completions.jsonl")
+    mv=$(last_json "$R1_PY" "$here/bench_reward_mathverify.py" --data "$tmp/completions.jsonl" --limit 1000)
+    echo "$r1c"
+    echo "$mv"
+    "$R1_PY" - "$r1c" "$mv" <<'EOF'
+import json, sys
+
+c, m = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+RATE_GOAL, RATIO_GOAL = 50_000, 100  # completions/s/core; r1c (3 rewards) / math-verify (accuracy)
+x = c["completions_per_s"] / m["completions_per_s"]
+print(f"{'':34}{'completions/s':>14}")
+print(f"{'r1c accuracy+format+language':34}{c['completions_per_s']:14.0f}")
+print(f"{'r1c accuracy alone':34}{c['accuracy_only_per_s']:14.0f}")
+print(f"{'r1c format alone':34}{c['format_only_per_s']:14.0f}")
+print(f"{'r1c language alone':34}{c['language_only_per_s']:14.0f}")
+print(f"{'math-verify accuracy':34}{m['completions_per_s']:14.0f}   ({m['n']} completions)")
+print(f"accuracy verdicts agree with math-verify on {100 * m['agree_with_r1c']:.1f}% "
+      f"(mean accuracy r1c {c['accuracy_mean']:.3f}, math-verify {m['accuracy_mean']:.3f})")
+print(f"goal >= {RATE_GOAL} completions/s/core: {'met' if c['completions_per_s'] >= RATE_GOAL else 'NOT met'}")
+print(f"goal >= {RATIO_GOAL}x math-verify: {'met' if x >= RATIO_GOAL else 'NOT met'} ({x:.0f}x)")
+EOF
+}
+
 case "${1:-all}" in
 model) bench_model ;;
 tokenizer) bench_tokenizer ;;
+reward) bench_reward ;;
 all)
     bench_model
     bench_tokenizer
+    bench_reward
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward]" >&2
     exit 2
     ;;
 esac

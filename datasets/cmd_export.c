@@ -133,8 +133,6 @@ static int check_opts(ExportOpts *o) {
         why = "--step needs an integer";
     else if (!o->db)
         why = "needs --db FILE";
-    else if (access(o->db, F_OK)) /* rather than create an empty database */
-        return fprintf(stderr, "r1-data export: %s: no such database\n", o->db), 1;
     if (why) fprintf(stderr, "r1-data export: %s\n", why);
     return why ? 1 : 0;
 }
@@ -287,6 +285,8 @@ int cmd_export(int argc, char **argv) {
     int rc = parse_opts(&o, argc, argv);
     if (rc == 0) rc = check_opts(&o);
     if (rc) return rc < 0 ? 0 : 2;
+    if (access(o.db, F_OK)) /* rather than create an empty database */
+        return fprintf(stderr, "r1-data export: %s: no such database\n", o.db), 1;
     R1Db db;
     if (data_open(&db, o.db)) return 1;
     R1Err err;
