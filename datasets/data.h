@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "db.h"
+#include "progress.h"
 
 int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
@@ -38,16 +39,5 @@ int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err);
 int prompt_writer_add(PromptWriter *w, const PromptRow *row, R1Err *err);
 void prompt_writer_free(PromptWriter *w);
 
-/* Progress on stderr, only when it is a terminal and not --quiet; at most
- * every 0.2 s, overwriting one line. */
-typedef struct {
-    int on;
-    double last;
-    const char *what;
-} Progress;
-
-void progress_init(Progress *p, const char *what, int quiet);
-void progress_update(Progress *p, long done, long total); /* total < 0: unknown */
-void progress_done(Progress *p);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "reward.h"
+#include "progress.h"
 
 int cmd_score(int argc, char **argv);
 int cmd_match(int argc, char **argv);
@@ -38,16 +39,5 @@ int looks_prefilled(const char *text, size_t len);
 /* Parses a whole decimal integer in [lo, hi]; prints "who: FLAG ..." when not. */
 int parse_long(const char *s, long lo, long hi, long *out, const char *who, const char *flag);
 
-/* Progress on stderr, only when it is a terminal and not --quiet; at most every
- * 0.2 s, overwriting one line. */
-typedef struct {
-    int on;
-    double last;
-    const char *what;
-} Progress;
-
-void progress_init(Progress *p, const char *what, int quiet);
-void progress_update(Progress *p, long done, long total);
-void progress_done(Progress *p);
 
 #endif

@@ -80,21 +80,3 @@ int looks_prefilled(const char *text, size_t len) {
     return memmem(text, len, "</think>", 8) != NULL;
 }
 
-void progress_init(Progress *p, const char *what, int quiet) {
-    p->on = !quiet && isatty(2);
-    p->last = 0;
-    p->what = what;
-}
-
-void progress_update(Progress *p, long done, long total) {
-    if (!p->on) return;
-    double now = r1_now();
-    if (now - p->last < 0.2) return;
-    p->last = now;
-    fprintf(stderr, "\r%s: %ld / %ld (%.0f%%)", p->what, done, total,
-            total > 0 ? 100.0 * done / total : 100.0);
-}
-
-void progress_done(Progress *p) {
-    if (p->on) fprintf(stderr, "\r\033[K");
-}
