@@ -4,27 +4,10 @@
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
 set -uo pipefail
 : "${R1_BIN:?}" "${R1_ROOT:?}"
+. "$(dirname "$0")/lib.sh"
 m="$R1_BIN/r1-model"
 fx="$R1_ROOT/tests/fixtures/configs"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
 
-# expect_error NAME NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
-expect_error() {
-    local name=$1 needle=$2
-    shift 2
-    if "$@" >"$tmp/out" 2>"$tmp/err"; then
-        fail "$name (exit 0)"
-    elif ! grep -qF -- "$needle" "$tmp/err"; then
-        fail "$name (stderr lacks '$needle': $(head -c 300 "$tmp/err"))"
-    else
-        pass "$name"
-    fi
-}
 
 # Parameter counts published for these models.
 for spec in r1-distill-qwen-1.5b:1777088000 r1-distill-llama-8b:8030261248; do
@@ -77,4 +60,4 @@ expect_error "truncated checkpoint names the file" "$tmp/trunc/model.safetensors
     "$m" forward --model "$tmp/trunc" --tokens "1" --out "$tmp/x"
 
 check "--help exits 0" '"$m" --help >/dev/null'
-[ "$fails" -eq 0 ]
+finish

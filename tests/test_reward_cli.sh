@@ -6,28 +6,11 @@
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh); needs sqlite3.
 set -uo pipefail
 : "${R1_BIN:?}"
+. "$(dirname "$0")/lib.sh"
 rw="$R1_BIN/r1-reward"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 db="$tmp/run.db"
-fails=0
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; fails=$((fails + 1)); }
-check() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
 q() { sqlite3 "$db" "$1"; }
 
-# expect_error NAME NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
-expect_error() {
-    local name=$1 needle=$2
-    shift 2
-    if "$@" >"$tmp/out" 2>"$tmp/err"; then
-        fail "$name (exit 0)"
-    elif ! grep -qF -- "$needle" "$tmp/err"; then
-        fail "$name (stderr lacks '$needle': $(head -c 300 "$tmp/err"))"
-    else
-        pass "$name"
-    fi
-}
 
 if ! command -v sqlite3 >/dev/null; then
     fail "the sqlite3 shell is missing (apt-get install sqlite3)"
@@ -122,4 +105,4 @@ check "explain shows the answer and its source" 'grep -q "answer: *72 *(from box
 check "explain shows the verdict" 'grep -q "verdict: *equal" "$tmp/ex"'
 check "explain lists every reward" '[ "$(grep -cE "^  (accuracy|format|tag_count|language|overlong|repetition|total) " "$tmp/ex")" = 7 ]'
 check "--help exits 0" '"$rw" --help >/dev/null && "$rw" match --help >/dev/null && "$rw" explain --help >/dev/null'
-[ "$fails" -eq 0 ]
+finish

@@ -5,27 +5,11 @@
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
 set -uo pipefail
 : "${R1_BIN:?}" "${R1_ROOT:?}"
+. "$(dirname "$0")/lib.sh"
 d="$R1_BIN/r1-data"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 db="$tmp/run.db"
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1"; }
-check() { if eval "$2"; then pass "$1"; else fail "$1"; fi; }
 q() { sqlite3 "$db" "$1"; }
 
-# expect_error NAME NEEDLE CMD...: CMD must exit non-zero and say NEEDLE on stderr.
-expect_error() {
-    local name=$1 needle=$2
-    shift 2
-    if "$@" >"$tmp/out" 2>"$tmp/err"; then
-        fail "$name (exit 0)"
-    elif ! grep -qF -- "$needle" "$tmp/err"; then
-        fail "$name (stderr lacks '$needle': $(head -c 300 "$tmp/err"))"
-    else
-        pass "$name"
-    fi
-}
 
 # Level 3 and countdown level 3 are large spaces: no repeats expected in 200 rows.
 "$d" synth --db "$db" --task arith --level 3 --n 200 --seed 1 2>"$tmp/err1"
@@ -102,3 +86,4 @@ expect_error "--n must be a number" "--n 'ten'" "$d" synth --db "$db" --task ari
 expect_error "--seed is required" "needs --seed" "$d" synth --db "$db" --task arith --n 1
 expect_error "--lang fr is refused" "en, zh or mixed" "$d" synth --db "$db" --task arith --n 1 --seed 1 --lang fr
 expect_error "unknown option is refused" "unknown option --bogus" "$d" synth --db "$db" --bogus
+finish

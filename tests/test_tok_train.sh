@@ -5,10 +5,7 @@
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
 set -uo pipefail
 : "${R1_BIN:?}" "${R1_ROOT:?}" "${R1_PY:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-check() { if eval "$2"; then echo "PASS: $1"; else echo "FAIL: $1"; fails=$((fails + 1)); fi; }
+. "$(dirname "$0")/lib.sh"
 
 R1_BIN="$R1_BIN" "$R1_ROOT/scripts/make-tiny-tokenizer.sh" "$tmp/a" >/dev/null
 R1_BIN="$R1_BIN" "$R1_ROOT/scripts/make-tiny-tokenizer.sh" "$tmp/b" >/dev/null
@@ -55,4 +52,4 @@ check "init refuses a tokenizer larger than vocab_size" \
 "$R1_BIN/r1-model" init --config "$R1_ROOT/configs/tiny/config.json" --tokenizer "$tmp/a" --out "$tmp/m2" >/dev/null
 check "init --tokenizer copies the tokenizer into the model directory" \
     'cmp -s "$tmp/m2/tokenizer.json" "$tmp/a/tokenizer.json" && [ -f "$tmp/m2/tokenizer_config.json" ]'
-[ "$fails" -eq 0 ]
+finish
