@@ -6,7 +6,7 @@
 #   make bench      benchmarks, each next to its reference
 #   make deps       install what a fresh Debian machine lacks (scripts/install-deps.sh)
 #   make cuda       compile the CUDA sources with nvcc (when there are any and nvcc exists)
-#   make fuzz       libFuzzer on the tokenizer's encoder (FUZZ_SECONDS=60)
+#   make fuzz       libFuzzer on the tokenizer's encoder and the answer parsers (FUZZ_SECONDS=60 each)
 #   make format     clang-format every C source in place
 
 CC      ?= cc
@@ -80,6 +80,7 @@ cuda:
 FUZZ_SECONDS ?= 60
 fuzz:
 	scripts/fuzz.sh $(FUZZ_SECONDS)
+	scripts/fuzz-mathans.sh $(FUZZ_SECONDS)
 
 format:
 	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] $(wildcard reward/*.[ch]) tests/*.[ch] $(wildcard bench/*.c)

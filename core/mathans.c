@@ -17,42 +17,48 @@
  *     output), a sign when "-" or "−" is not glued to a preceding letter or digit.
  *
  * Equivalence (r1_math_equal): the first rule that decides wins.
- *   1. Both sides are cleaned: $ \( \) \[ \] go, and Unicode math (− × ÷ · ° π ∞ √ ≤ ≥
- *      ± ∪ ² ³ and full-width % , ( ) :) becomes LaTeX. A "key" then drops spaces,
- *      \left \right \, \! \quad..., unwraps \text{} \textbf{} \mathrm{} \boxed{} and
- *      trailing dots. Equal keys are equal answers, parsable or not.
+ *   1. Both sides are cleaned: $ \( \) \[ \] go, Unicode math (− × ÷ · ° π ∞ √ ≤ ≥ ± ∪
+ *      ² ³, full-width % , ( ) :) becomes LaTeX, and "1\,234", "1,\!234", "1{,}234" lose
+ *      their spacing / braces. A case-sensitive "key" then drops whitespace (as TeX
+ *      does), \left \right \, \! \quad..., unwraps \text{} \textbf{} \mathrm{} \boxed{}
+ *      and drops trailing dots. Equal keys are equal answers, parsable or not.
  *   2. Two plain integers (optional sign, thousands separators) are compared as digit
  *      strings, so 1000-digit answers are exact.
  *   3. A gold that is one capital letter, "(B)", "B)" or "B." is a multiple-choice
  *      answer: the prediction must name the same letter ("B", "(B)", "\text{(B)}",
- *      "B) 12", "(b)").
+ *      "B) 12", "(b)") and no other ("(B) or (C)" is a hedge, not equal).
  *   4. Otherwise both sides are parsed (mathexpr.h). A gold that does not parse gives
  *      R1_EQ_UNDEFINED; a prediction that does not parse is not equal. Answers made of
- *      words only ("\text{Monday}", "no solution") are compared as lower-case words.
+ *      words only ("\text{Monday}", "no solution", "No") are compared as lower-case words.
  *   Parsing rules: words and units next to a value are dropped ("5 cm", "18\text{
- *   dollars}", "3 apples"; multi-letter units glued to a number: cm, km, kg, ...; a lone
- *   letter stays a variable, so "5m" is 5*m); "and"/"or" separate elements; degrees
- *   (^\circ, °) are dropped; a trailing % marks a percentage; e is Euler's number
- *   wherever it is a lone letter, and "1.5e3" / "2e-3" are scientific notation; "2^10"
- *   is 2^{10}; \log is base 10 (as in math-verify), \ln base e; "1,234,567" is one
- *   number outside brackets (groups of exactly three digits), "(1,234)" a tuple;
- *   "2\frac{1}{2}" and "2 1/2" are mixed numbers (an integer then a proper fraction of
- *   integers, and nothing else in the term).
+ *   dollars}", "3 apples"): a word is anything in \text{}, a run of 3+ letters not glued
+ *   to a number, or a known unit (cm, km, kg, ... also glued: "12km"); a lone letter stays
+ *   a variable, so "5 m" is 5*m. "and"/"or" separate elements; degrees (^\circ, °) are
+ *   dropped, not converted; a trailing % marks a percentage; variables are case-sensitive
+ *   and i is one of them (no complex numbers); e is Euler's number wherever it is a lone
+ *   letter, and "1.5e3" / "2e-3" are scientific notation; "2^10" is 2^{10}; \log is
+ *   base 10 (as in math-verify), \ln base e; "1,234,567" is one number outside brackets
+ *   (groups of exactly three digits), "(1,234)" a tuple; "0.1\overline{6}" is the
+ *   repeating decimal 1/6 (exact); "2\frac{1}{2}" and "2 1/2" are mixed numbers (an
+ *   integer then a proper fraction of integers, and nothing else in the term); other
+ *   bare numbers side by side ("2 3") are refused as ambiguous (TeX prints 23).
  *   5. Comparison:
- *   - numbers: exact rationals compare exactly; a value that involved a decimal literal
- *     or an inexact operation compares with relative tolerance R1_MATH_RTOL (absolute
- *     1e-9 near zero); a decimal literal with 6+ fraction digits also matches any value
- *     that rounds to it (0.333333 = 1/3). Infinities equal only themselves.
+ *   - numbers: exact rationals - decimal literals are exact, 0.5 is 1/2 - compare
+ *     exactly, so 1000001/1000000 is not 1; a value from an inexact operation (pi,
+ *     \sqrt2, \sin, a result past int64) compares with relative tolerance R1_MATH_RTOL
+ *     (absolute 1e-9 near zero); a decimal literal with 6+ fraction digits also matches
+ *     any value that rounds to it (0.333333 = 1/3). Infinities equal only themselves.
  *   - percent: "50%" equals 50 and 0.5 (either reading), in both directions.
- *   - decimal comma: "3,5" (one comma, not three digits after it) is also 3.5, but only
- *     against a single number; against a list it stays the list {3, 5}.
+ *   - decimal comma: a prediction "3,5" (one comma, not three digits after it) is also
+ *     3.5, but only against a single gold number; a gold "3,5" is the list {3, 5}.
  *   - free variables: both sides are evaluated at NPTS seeded points (positive ones and
  *     ones of either sign); points where either side is not finite are skipped, at least
- *     MIN_POINTS must remain and all must agree.
+ *     MIN_POINTS must remain and all must agree (within the tolerance above).
  *   - \pm: "1 \pm \sqrt2" is the set {1+√2, 1-√2}.
  *   - sets \{..\} and bare lists are compared as sets (order and repeats ignored);
  *     tuples and intervals in order, brackets included; "(a, b)" also equals the bare
- *     list "a, b" in order; a set or list of one element equals that element.
+ *     list "a, b" in order; a set or list of one element equals that element; a set is
+ *     never a tuple.
  *   - x = 5: an assignment (one variable on the left) equals its right-hand side, and
  *     another assignment only with the same variable. Two equations that are not both
  *     assignments are equal when lhs - rhs of one is a constant non-zero multiple of the
@@ -60,8 +66,9 @@
  *     gold value compares its last side (as math-verify does). Inequalities compare
  *     side by side (also flipped: x > 3 is 3 < x), and a one-variable inequality equals
  *     the matching interval (x \ge 3 is [3, \infty)).
- *   Limits: MX_MAX_TOKENS tokens, MX_MAX_DEPTH nesting, MX_MAX_ITEMS elements; sets of
- *   non-scalars compare at most 4096 pairs. Past a limit the side does not parse. */
+ *   Limits: MX_MAX_TOKENS tokens, MX_MAX_DEPTH nesting, MX_MAX_ITEMS elements (past one
+ *   the side does not parse); sets whose elements are not numbers compare at most 4096
+ *   pairs (past that: not equal). */
 #include "mathans.h"
 
 #include <ctype.h>
@@ -97,7 +104,8 @@ static size_t find_last(const char *s, size_t a, size_t n, const char *pat, int 
     if (n < a + m) return NONE;
     for (size_t i = n - m + 1; i-- > a;) {
         size_t k = 0;
-        while (k < m && (nocase ? tolower((unsigned char)s[i + k]) == pat[k] : s[i + k] == pat[k]))
+        while (k < m && (nocase ? tolower((unsigned char)s[i + k]) == (unsigned char)pat[k]
+                                : s[i + k] == pat[k]))
             k++;
         if (k == m) return i;
     }
@@ -387,6 +395,13 @@ static char *clean_answer(const char *s, size_t n, size_t *len) {
         const Subst *u = unicode_math;
         if (s[i] == '$') {
             i++;
+        } else if (i + 3 <= n && !memcmp(s + i, "{,}", 3)) { /* 1{,}234 */
+            o[k++] = ',';
+            i += 3;
+        } else if (s[i] == '\\' && i + 2 < n && (s[i + 1] == ',' || s[i + 1] == '!') && k > 0 &&
+                   (is_digit(o[k - 1]) || (o[k - 1] == ',' && k > 1 && is_digit(o[k - 2]))) &&
+                   is_digit(s[i + 2])) { /* 1\,234 and 1,\!234: spacing inside a number */
+            i += 2;
         } else if (s[i] == '\\' && i + 1 < n && strchr("()[]$", s[i + 1])) {
             o[k++] = ' ';
             i += 2;
@@ -433,7 +448,7 @@ typedef struct {
     char *o;
     size_t k;
     uint64_t drop; /* per brace level: does its '}' go (an unwrapped \text{) */
-    int depth;
+    int depth, unbalanced;
 } Key;
 
 static void key_brace(Key *K, char c, int drop) {
@@ -443,6 +458,7 @@ static void key_brace(Key *K, char c, int drop) {
         if (!drop) K->o[K->k++] = c;
         return;
     }
+    if (K->depth == 0) K->unbalanced = 1;
     int dropped = K->depth > 0 && K->depth <= 64 && (K->drop & 1);
     if (K->depth > 0 && K->depth-- <= 64) K->drop >>= 1;
     if (!dropped) K->o[K->k++] = c;
@@ -454,7 +470,8 @@ static size_t key_command(Key *K, const char *s, size_t i, size_t n) {
     if (j == a && j < n) j++;
     size_t len = j - a, nx = j;
     while (nx < n && is_space(s[nx])) nx++;
-    if (name_in(s + a, len, key_ignored)) return (j < n && s[j] == '.' && len >= 4) ? j + 1 : j;
+    int sized = (len == 4 && !memcmp(s + a, "left", 4)) || (len == 5 && !memcmp(s + a, "right", 5));
+    if (name_in(s + a, len, key_ignored)) return (sized && j < n && s[j] == '.') ? j + 1 : j;
     if (name_in(s + a, len, key_unwrapped) && nx < n && s[nx] == '{') {
         key_brace(K, '{', 1);
         return nx + 1;
@@ -471,7 +488,7 @@ static size_t key_command(Key *K, const char *s, size_t i, size_t n) {
 /* The comparison key: no spaces, no sizing or spacing commands, \text-like wrappers
  * unwrapped (with their closing braces), \dfrac as \frac, no trailing dots. */
 static char *make_key(const char *s, size_t n) {
-    Key K = {r1_xmalloc(2 * n + 1), 0, 0, 0};
+    Key K = {r1_xmalloc(2 * n + 1), 0, 0, 0, 0};
     for (size_t i = 0; i < n;) {
         if (is_space(s[i]) || s[i] == '~') {
             i++;
@@ -485,6 +502,12 @@ static char *make_key(const char *s, size_t n) {
     }
     while (K.k > 0 && K.o[K.k - 1] == '.') K.k--;
     K.o[K.k] = 0;
+    if (K.depth != 0 || K.unbalanced) { /* unwrapping needs balanced braces: keep them all */
+        K.k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!is_space(s[i])) K.o[K.k++] = s[i];
+        K.o[K.k] = 0;
+    }
     return K.o;
 }
 
@@ -535,6 +558,16 @@ static int choice_letter(const char *k, int gold) {
     return 0;
 }
 
+/* "(B) or (C)", "B) and C)": a second option letter makes the answer a hedge. */
+static int names_two_choices(const char *k) {
+    int seen = 0;
+    for (size_t i = 0; k[i]; i++)
+        if (isupper((unsigned char)k[i]) && k[i + 1] == ')' &&
+            (i == 0 || !isalpha((unsigned char)k[i - 1])))
+            seen++;
+    return seen > 1;
+}
+
 /* "3,5": one comma, digits around it, not three after it - also read as 3.5. */
 static int decimal_comma(const char *k, MxNum *v, int *fd) {
     const char *c = strchr(k, ',');
@@ -543,12 +576,12 @@ static int decimal_comma(const char *k, MxNum *v, int *fd) {
     for (const char *p = k + i; *p; p++)
         if (p != c && !is_digit(*p)) return 0;
     if (strlen(c + 1) == 3) return 0;
-    char buf[64];
-    if (strlen(k) >= sizeof buf) return 0;
-    snprintf(buf, sizeof buf, "%s", k);
-    buf[c - k] = '.';
-    *v = mx_real(strtod(buf, NULL));
-    v->dec = 1;
+    if (strlen(k) > 19) return 0; /* 18 digits fit an int64 exactly */
+    int64_t digits = 0, scale = 1;
+    for (const char *p = k + i; *p; p++)
+        if (p != c) digits = digits * 10 + (*p - '0');
+    for (const char *p = c + 1; *p; p++) scale *= 10;
+    *v = mx_div(mx_int(k[0] == '-' ? -digits : digits), mx_int(scale));
     *fd = (int)strlen(c + 1);
     return 1;
 }
@@ -621,9 +654,9 @@ static int rounds_to(double x, double lit, int fd) {
 
 static int num_equal(MxNum a, MxNum b, int fda, int fdb) {
     if (!isfinite(a.d) || !isfinite(b.d)) return a.d == b.d;
-    if (a.exact && b.exact && !a.dec && !b.dec) return a.p == b.p && a.q == b.q;
-    if (close_enough(a.d, b.d)) return 1;
-    return rounds_to(a.d, b.d, fdb) || rounds_to(b.d, a.d, fda);
+    if (a.exact && b.exact && a.p == b.p && a.q == b.q) return 1;
+    if (rounds_to(a.d, b.d, fdb) || rounds_to(b.d, a.d, fda)) return 1;
+    return !(a.exact && b.exact) && close_enough(a.d, b.d);
 }
 
 static int sig_equal(const Sig *a, const Sig *b) {
@@ -990,8 +1023,7 @@ static R1Eq judge_parsed(Ctx *C, Side *G, Side *P, char *why, size_t wl) {
     }
     if (C->vars.n) make_points(C);
     Ref g = {&G->t, G->t.root, 0}, p = {&P->t, P->t.root, 0};
-    int eq = same(C, g, p, 0) || same_percent(C, G, P) || same_decimal_comma(C, G, P) ||
-             same_decimal_comma(C, P, G);
+    int eq = same(C, g, p, 0) || same_percent(C, G, P) || same_decimal_comma(C, P, G);
     describe(G, a, sizeof a);
     describe(P, b, sizeof b);
     return say(eq ? R1_EQ_YES : R1_EQ_NO, why, wl, "%s: %s vs %s%s", eq ? "equal" : "not equal", a,
@@ -1011,7 +1043,7 @@ static R1Eq judge(Side *G, Side *P, char *why, size_t wl) {
     }
     int gl = choice_letter(G->key, 1);
     if (gl) {
-        int pl = choice_letter(P->key, 0);
+        int pl = names_two_choices(P->clean) ? 0 : choice_letter(P->key, 0);
         return say(pl == gl ? R1_EQ_YES : R1_EQ_NO, why, wl, "%s: choice %c vs %.30s",
                    pl == gl ? "equal" : "not equal", gl, P->key);
     }

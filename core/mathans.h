@@ -16,7 +16,9 @@
  *     near zero), expressions with free variables by evaluation at random points,
  *     tuples and intervals in order (with their brackets), sets in any order.
  *     A gold answer that cannot be parsed gives R1_EQ_UNDEFINED (the reward is then
- *     NULL), never "not equal". An unparsable prediction is simply not equal.
+ *     NULL), never "not equal" -- unless the prediction is the same text after
+ *     normalisation (words: "\text{Monday}" vs "Monday"). An unparsable prediction
+ *     is simply not equal. Every rule chosen is listed in core/mathans.c.
  *   - Nothing here allocates without bound or recurses without a depth limit: any
  *     input, including 1 MB of braces, finishes in well under a millisecond per KB.
  *   - `why`, when not NULL, receives a one-line explanation (r1-reward explain). */
@@ -42,7 +44,8 @@ typedef struct {
 } R1ExtractOpts;
 
 /* Finds the final answer in text[0..n). Returns its source (R1_SRC_NONE if none)
- * and a fresh NUL-terminated copy in *out (caller frees; NULL when none). */
+ * and a fresh NUL-terminated copy in *out (caller frees; NULL when none).
+ * o == NULL means no phrase and no last-number fallbacks. */
 R1AnswerSource r1_answer_extract(const char *text, size_t n, const R1ExtractOpts *o, char **out);
 const char *r1_answer_source_name(R1AnswerSource s);
 

@@ -28,8 +28,8 @@ static u128 gcd128(u128 a, u128 b) {
 /* p/q reduced with q > 0. Exact only when both halves fit in int64 (p never INT64_MIN,
  * so negation stays defined); otherwise the double is all that is kept. Callers keep
  * |p|, |q| below 2^127 (products of two int64 and sums of two such products). */
-static MxNum num_frac(i128 p, i128 q, int dec) {
-    MxNum r = {0, 1, 0, 0, (uint8_t)dec};
+static MxNum num_frac(i128 p, i128 q) {
+    MxNum r = {0, 1, 0, 0};
     if (q == 0) {
         r.d = p == 0 ? NAN : (p > 0 ? INFINITY : -INFINITY);
         return r;
@@ -47,25 +47,17 @@ static MxNum num_frac(i128 p, i128 q, int dec) {
 }
 
 MxNum mx_int(int64_t v) {
-    return num_frac(v, 1, 0);
+    return num_frac(v, 1);
 }
 
 MxNum mx_real(double d) {
-    MxNum r = {0, 1, d, 0, 0};
-    return r;
-}
-
-static MxNum real_dec(double d, int dec) {
-    MxNum r = mx_real(d);
-    r.dec = (uint8_t)dec;
+    MxNum r = {0, 1, d, 0};
     return r;
 }
 
 MxNum mx_add(MxNum a, MxNum b) {
-    int dec = a.dec | b.dec;
-    if (a.exact && b.exact)
-        return num_frac((i128)a.p * b.q + (i128)b.p * a.q, (i128)a.q * b.q, dec);
-    return real_dec(a.d + b.d, dec);
+    if (a.exact && b.exact) return num_frac((i128)a.p * b.q + (i128)b.p * a.q, (i128)a.q * b.q);
+    return mx_real(a.d + b.d);
 }
 
 MxNum mx_neg(MxNum a) {
@@ -79,15 +71,13 @@ MxNum mx_sub(MxNum a, MxNum b) {
 }
 
 MxNum mx_mul(MxNum a, MxNum b) {
-    int dec = a.dec | b.dec;
-    if (a.exact && b.exact) return num_frac((i128)a.p * b.p, (i128)a.q * b.q, dec);
-    return real_dec(a.d * b.d, dec);
+    if (a.exact && b.exact) return num_frac((i128)a.p * b.p, (i128)a.q * b.q);
+    return mx_real(a.d * b.d);
 }
 
 MxNum mx_div(MxNum a, MxNum b) {
-    int dec = a.dec | b.dec;
-    if (a.exact && b.exact) return num_frac((i128)a.p * b.q, (i128)a.q * b.p, dec);
-    return real_dec(a.d / b.d, dec);
+    if (a.exact && b.exact) return num_frac((i128)a.p * b.q, (i128)a.q * b.p);
+    return mx_real(a.d / b.d);
 }
 
 /* base^e for e >= 0 while |result| fits in int64; 0 on overflow. */
@@ -120,39 +110,38 @@ static int64_t iroot(int64_t v, int64_t n) {
 }
 
 /* a^e for an exact a and an integer e, exact when it fits. */
-static MxNum pow_int(MxNum a, int64_t e, int dec) {
+static MxNum pow_int(MxNum a, int64_t e) {
     int64_t p, q, ae = e < 0 ? -e : e;
     if (e == INT64_MIN || !ipow64(a.p, ae, &p) || !ipow64(a.q, ae, &q))
-        return real_dec(pow(a.d, (double)e), dec);
-    return e >= 0 ? num_frac(p, q, dec) : num_frac(q, p, dec);
+        return mx_real(pow(a.d, (double)e));
+    return e >= 0 ? num_frac(p, q) : num_frac(q, p);
 }
 
 /* a^(m/n) for exact a and exact m/n: exact when a is a perfect n-th power. The real
  * (negative) root is used for negative bases and odd n, as a calculator would. */
-static MxNum pow_ratio(MxNum a, MxNum b, int dec) {
+static MxNum pow_ratio(MxNum a, MxNum b) {
     int neg = a.p < 0;
     if (b.q <= 64 && (!neg || (b.q & 1))) {
         int64_t rp = iroot(neg ? -a.p : a.p, b.q), rq = iroot(a.q, b.q);
-        if (rp >= 0 && rq > 0) return pow_int(num_frac(neg ? -rp : rp, rq, dec), b.p, dec);
+        if (rp >= 0 && rq > 0) return pow_int(num_frac(neg ? -rp : rp, rq), b.p);
     }
     if (neg && (b.q & 1)) {
         double r = pow(-a.d, b.d);
-        return real_dec((b.p & 1) ? -r : r, dec);
+        return mx_real((b.p & 1) ? -r : r);
     }
-    return real_dec(pow(a.d, b.d), dec);
+    return mx_real(pow(a.d, b.d));
 }
 
 MxNum mx_pow(MxNum a, MxNum b) {
-    int dec = a.dec | b.dec;
-    if (a.exact && b.exact && b.q == 1) return pow_int(a, b.p, dec);
-    if (a.exact && b.exact) return pow_ratio(a, b, dec);
-    return real_dec(pow(a.d, b.d), dec);
+    if (a.exact && b.exact && b.q == 1) return pow_int(a, b.p);
+    if (a.exact && b.exact) return pow_ratio(a, b);
+    return mx_real(pow(a.d, b.d));
 }
 
 void mx_num_str(MxNum a, char *buf, size_t len) {
     if (a.exact && a.q == 1)
         snprintf(buf, len, "%lld", (long long)a.p);
-    else if (a.exact)
+    else if (a.exact && a.q <= 1000000)
         snprintf(buf, len, "%lld/%lld", (long long)a.p, (long long)a.q);
     else
         snprintf(buf, len, "%.10g", a.d);
@@ -279,7 +268,7 @@ static MxNum num_from_digits(const char *s, size_t a, size_t b, size_t fa, size_
     if (!dropped && scale >= -18 && scale <= 18) {
         i128 p = strtoll(dig, NULL, 10), q = 1, *m = scale < 0 ? &q : &p;
         for (long k = 0; k < (scale < 0 ? -scale : scale); k++) *m *= 10;
-        return num_frac(p, q, 0);
+        return num_frac(p, q);
     }
     char buf[64];
     snprintf(buf, sizeof buf, "%se%ld", dig, scale);
@@ -299,6 +288,35 @@ static size_t exponent_end(const char *s, size_t k, size_t end, long *ex) {
     return m;
 }
 
+/* "0.1\overline{6}": the digits under the bar repeat forever. s[k] is just past the
+ * decimal point or the f fraction digits, *v the value so far; returns the end of the
+ * bar group with *v exact, or k. */
+static size_t overline_end(const char *s, size_t k, size_t end, size_t f, MxNum *v) {
+    static const char bar[] = "\\overline{";
+    size_t m = sizeof bar - 1, r = k + m;
+    if (k + m > end || memcmp(s + k, bar, m) || !v->exact || f > 9) return k;
+    size_t re = digits_end(s, r, end);
+    if (re == r || re >= end || s[re] != '}' || re - r > 9) return k;
+    int64_t rep = 0, nines = 0, ten_f = 1;
+    for (size_t j = r; j < re; j++) rep = rep * 10 + (s[j] - '0'), nines = nines * 10 + 9;
+    while (f--) ten_f *= 10;
+    *v = mx_add(*v, num_frac(rep, (i128)nines * ten_f)); /* + rep / (99..9 * 10^f) */
+    return re + 1;
+}
+
+/* A repeating decimal "I.F\overline{R}" at s[i..k): its token, or 0 when there is none. */
+static size_t lex_repeating(Lx *L, size_t i, size_t k, size_t end, size_t fa, size_t fb) {
+    const char *s = L->s;
+    size_t ko = k + (k < end && s[k] == '.' && fb == fa);
+    MxNum v = num_from_digits(s, i, fa > i ? fa - 1 : fa, fa, fb, 0);
+    if (fb == fa) v = num_from_digits(s, i, k, k, k, 0);
+    size_t kb = overline_end(s, ko, end, fb - fa, &v);
+    if (kb == ko) return 0;
+    Tok *t = emit(L, TK_NUM, 0, i, kb - i);
+    if (t) t->num = v;
+    return t ? kb : end;
+}
+
 static size_t lex_number(Lx *L, size_t i, size_t end) {
     const char *s = L->s;
     size_t j = digits_end(s, i, end), ie = j > i ? thousands_end(L, i, j, end) : j;
@@ -306,11 +324,12 @@ static size_t lex_number(Lx *L, size_t i, size_t end) {
     long ex = 0;
     if (k + 1 < end && s[k] == '.' && isdig(s[k + 1]))
         fa = k + 1, fb = k = digits_end(s, k + 1, end);
+    size_t kr = lex_repeating(L, i, k, end, fa, fb);
+    if (kr) return kr;
     size_t ke = exponent_end(s, k, end, &ex);
     Tok *t = emit(L, TK_NUM, 0, i, ke - i);
     if (!t) return end;
     t->num = num_from_digits(s, i, ie, fa, fb, ex);
-    t->num.dec = fb > fa || ke > k;
     t->isint = ie == j && fb == fa && ke == k;
     t->fd = fb > fa ? (int8_t)(fb - fa > 100 ? 100 : fb - fa) : -1;
     return ke;
@@ -344,9 +363,9 @@ static const Named plain_funcs[] = {{"sin", TK_FUNC, MX_FN_SIN},
 
 /* Short words that are units or glue, never a product of one-letter variables. */
 static const char *const short_words[] = {
-    "cm", "mm", "km", "kg", "mg",  "ml",  "ft",  "lb",  "oz",  "hr",    "yd",
-    "mi", "sq", "cu", "in", "or",  "of",  "is",  "to",  "at",  "by",    "on",
-    "as", "an", "am", "pm", "lbs", "mph", "hrs", "min", "sec", "cents", NULL};
+    "cm", "mm", "km", "kg",  "mg",  "ml",  "ft",  "lb",  "oz",    "hr", "yd", "mi",
+    "sq", "cu", "in", "or",  "of",  "is",  "to",  "at",  "by",    "on", "as", "an",
+    "am", "pm", "no", "lbs", "mph", "hrs", "min", "sec", "cents", NULL};
 
 static const Named *find_named(const Named *tab, const char *s, size_t len) {
     for (; tab->name; tab++)
@@ -615,8 +634,10 @@ static size_t lex_command(Lx *L, size_t i, size_t end, int mode) {
     case K_LEFTRIGHT:
         return (j < end && s[j] == '.') ? j + 1 : j;
     case K_SKIPARG: {
-        size_t k = skip_spaces(s, j, end);
-        return (k < end && s[k] == '{') ? match_brace(s, k, end) + 1 : j;
+        size_t k = skip_spaces(s, j, end),
+               close = k < end && s[k] == '{' ? match_brace(s, k, end) : j;
+        if (close >= end) L->err = "unbalanced braces";
+        return close >= end ? end : (close == j ? j : close + 1);
     }
     case K_TEXT:
         return lex_text_arg(L, j, end, MODE_TEXT);
@@ -840,7 +861,7 @@ static MxNode *N(Ps *P, int i) {
 
 /* A node with kids a (and b). */
 static int node2(Ps *P, int op, int a, int b) {
-    if (a < 0 || (b < 0 && op != MX_NEG && op != MX_FUNC)) return -1;
+    if (a < 0 || P->err) return -1;
     int r = new_node(P, op);
     if (r < 0) return -1;
     N(P, r)->kid = a;
@@ -848,9 +869,10 @@ static int node2(Ps *P, int op, int a, int b) {
     return r;
 }
 
-static int num_node(Ps *P, MxNum v, int fd) {
+/* A number node; plain: written as a bare digit run (mixed numbers need those). */
+static int num_node(Ps *P, MxNum v, int fd, int plain) {
     int r = new_node(P, MX_NUM);
-    if (r >= 0) N(P, r)->num = v, N(P, r)->fd = (int8_t)fd;
+    if (r >= 0) N(P, r)->num = v, N(P, r)->fd = (int8_t)fd, N(P, r)->plain = (uint8_t)plain;
     return r;
 }
 
@@ -976,13 +998,13 @@ static int int_literal(Ps *P, int i, int *neg, int *lit) {
     if (N(P, i)->op == MX_NEG) *neg = 1, i = N(P, i)->kid;
     MxNode *nd = N(P, i);
     *lit = i;
-    return nd->op == MX_NUM && nd->num.exact && nd->num.q == 1 && !nd->num.dec && nd->num.p >= 0;
+    return nd->op == MX_NUM && nd->plain;
 }
 
 static int proper_frac(Ps *P, int num, int den) {
     MxNode *a = N(P, num), *b = N(P, den);
-    return a->op == MX_NUM && b->op == MX_NUM && a->num.exact && b->num.exact && a->num.q == 1 &&
-           b->num.q == 1 && !a->num.dec && !b->num.dec && a->num.p > 0 && a->num.p < b->num.p;
+    return a->op == MX_NUM && b->op == MX_NUM && a->plain && b->plain && a->num.p > 0 &&
+           a->num.p < b->num.p;
 }
 
 /* Mixed numbers: "2\frac{1}{2}" (an integer directly followed by a proper \frac of two
@@ -1008,8 +1030,10 @@ static int mixed_number(Ps *P, int prod, const Factor *f, int nf) {
     return neg ? node2(P, MX_NEG, sum, -1) : sum;
 }
 
+/* Factors joined by * / or juxtaposition. Two bare numbers side by side ("2 3", "2^3 4")
+ * are refused unless they make a mixed number: TeX would print them as one number. */
 static int parse_term(Ps *P) {
-    int a = parse_unary(P), prod = -1, last = -1, nf = 1;
+    int a = parse_unary(P), prod = -1, last = -1, nf = 1, num_num = 0;
     if (a < 0) return -1;
     Factor f[3] = {{a, 0, 0, 0}};
     for (;;) {
@@ -1022,6 +1046,7 @@ static int parse_term(Ps *P) {
         } else if (k && starts_atom(P, k)) {
             x.implicit = 1;
             x.space = k->space;
+            num_num |= k->type == TK_NUM && P->tok[P->i - 1].type == TK_NUM;
             x.node = parse_power(P);
         } else {
             break;
@@ -1038,25 +1063,25 @@ static int parse_term(Ps *P) {
     }
     if (prod < 0) return a;
     int m = mixed_number(P, prod, f, nf);
+    if (m == -1 && num_num) return fail(P, "two numbers side by side");
     return m == -1 ? prod : m;
 }
 
 static int parse_unary(Ps *P) {
+    int r = -1, sg = sum_sign(peek(P));
+    if (sg < 0) return parse_power(P);
     if (enter(P) < 0) return -1;
-    int r, sg = sum_sign(peek(P));
     if (sg == 1) {
         P->i++;
         r = node2(P, MX_NEG, parse_unary(P), -1);
     } else if (sg == 0) {
         P->i++;
         r = parse_unary(P);
-    } else if (sg >= 2) {
+    } else {
         P->i++;
         int a = parse_unary(P);
         r = a < 0 ? -1 : node2(P, MX_SUM, a, -1);
         if (r >= 0) N(P, a)->sg = (uint8_t)sg;
-    } else {
-        r = parse_power(P);
     }
     P->depth--;
     return r;
@@ -1071,7 +1096,7 @@ static int parse_exponent(Ps *P) {
     if (!k) return fail(P, "missing exponent");
     if (k->type == TK_NUM) {
         P->i++;
-        e = num_node(P, k->num, k->fd);
+        e = num_node(P, k->num, k->fd, k->isint && k->num.exact);
     } else if (tok_is(k, TK_OP, '-') || tok_is(k, TK_OP, '+')) {
         P->i++;
         e = parse_exponent(P);
@@ -1160,7 +1185,7 @@ static int parse_arg(Ps *P) {
     Tok *k = peek(P);
     if (!k) return fail(P, "missing argument");
     if (k->type == TK_NUM && k->isint && k->len > 1) {
-        int r = num_node(P, mx_int(P->s[k->pos] - '0'), -1);
+        int r = num_node(P, mx_int(P->s[k->pos] - '0'), -1, 1);
         k->pos++;
         k->len--;
         k->space = 0;
@@ -1199,7 +1224,7 @@ static int simple_factor(const Tok *k) {
 
 static int parse_func_arg(Ps *P) {
     Tok *k = peek(P);
-    if (k && k->type == TK_OPEN) return parse_atom(P);
+    if (k && (k->type == TK_OPEN || k->type == TK_FUNC)) return parse_atom(P);
     if (!simple_factor(k)) return fail(P, "function without argument");
     int f = parse_power(P), last = -1;
     if (f < 0 || !simple_factor(peek(P))) return f;
@@ -1261,9 +1286,11 @@ static int parse_func(Ps *P) {
 
 static int parse_abs(Ps *P) {
     P->i++;
+    if (enter(P) < 0) return -1;
     P->abs_depth++;
     int e = parse_sum(P);
     P->abs_depth--;
+    P->depth--;
     if (e < 0 || !at(P, TK_BAR, -1)) return fail(P, "unbalanced |");
     P->i++;
     return func_node(P, MX_FN_ABS, e, -1);
@@ -1275,12 +1302,12 @@ static int parse_atom(Ps *P) {
     switch (k->type) {
     case TK_NUM:
         P->i++;
-        return num_node(P, k->num, k->fd);
+        return num_node(P, k->num, k->fd, k->isint && k->num.exact);
     case TK_VAR:
         return parse_var(P);
     case TK_CONST:
         P->i++;
-        return num_node(P, mx_real(k->sub == 'p' ? M_PI : k->sub == 'e' ? M_E : INFINITY), -1);
+        return num_node(P, mx_real(k->sub == 'p' ? M_PI : k->sub == 'e' ? M_E : INFINITY), -1, 0);
     case TK_FUNC:
         return parse_func(P);
     case TK_OPEN:
@@ -1383,11 +1410,32 @@ static int parse_tokens(Ps *P) {
     return validate(P);
 }
 
+/* Letters, spaces and sentence punctuation only, with a word of three or more letters,
+ * or one short word: prose ("No solution", "I don't know", "No"), read as words even
+ * without \text. */
+static int prose_only(const char *s, size_t n) {
+    char low[4] = {0};
+    if (n == 2 && isalph(s[0]) && isalph(s[1])) { /* "No" */
+        low[0] = (char)tolower((unsigned char)s[0]), low[1] = (char)tolower((unsigned char)s[1]);
+        return is_short_word(low, 2);
+    }
+    size_t run = 0, longest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isalph(s[i])) {
+            if (++run > longest) longest = run;
+            continue;
+        }
+        run = 0;
+        if (!strchr(" ,.'!?", s[i]) || !s[i]) return 0;
+    }
+    return longest >= 3;
+}
+
 int mx_parse(const char *s, size_t n, MxVars *vars, MxTree *t) {
     memset(t, 0, sizeof *t);
     t->root = -1;
     Lx L = {.s = s, .n = n};
-    lex_span(&L, 0, n, MODE_MATH);
+    lex_span(&L, 0, n, prose_only(s, n) ? MODE_TEXT : MODE_MATH);
     int nt = L.err ? 0 : drop_degrees(L.tok, L.nt), rc = -1;
     if (L.err) {
         snprintf(t->err, sizeof t->err, "%s", L.err);
@@ -1472,7 +1520,7 @@ static MxNum fact(MxNum a) {
         for (int64_t k = 2; k <= a.p; k++) r *= k;
         return mx_int(r);
     }
-    return real_dec(tgamma(a.d + 1), a.dec);
+    return mx_real(tgamma(a.d + 1));
 }
 
 static MxNum binom(MxNum n, MxNum k) {
@@ -1482,11 +1530,11 @@ static MxNum binom(MxNum n, MxNum k) {
         for (int64_t j = 1; j <= kk && r <= INT64_MAX; j++) r = r * (n.p - kk + j) / j;
         if (r <= INT64_MAX) return mx_int((int64_t)r);
     }
-    return real_dec(exp(lgamma(n.d + 1) - lgamma(k.d + 1) - lgamma(n.d - k.d + 1)), n.dec | k.dec);
+    return mx_real(tgamma(n.d + 1) / (tgamma(k.d + 1) * tgamma(n.d - k.d + 1)));
 }
 
 static MxNum floor_ceil(MxNum a, int ceil_) {
-    if (!a.exact) return real_dec(ceil_ ? ceil(a.d) : floor(a.d), a.dec);
+    if (!a.exact) return mx_real(ceil_ ? ceil(a.d) : floor(a.d));
     int64_t f = a.p / a.q - (a.p % a.q != 0 && a.p < 0);
     return mx_int(f + (ceil_ && a.p % a.q != 0));
 }
@@ -1531,11 +1579,11 @@ static MxNum eval_func(const MxTree *t, const MxNode *nd, const double *vals, in
     if (t->nodes[nd->kid].next >= 0) b = mx_eval(t, t->nodes[nd->kid].next, vals, pm);
     switch (nd->fn) {
     case MX_FN_SQRT:
-        return mx_pow(a, num_frac(1, 2, 0));
+        return mx_pow(a, num_frac(1, 2));
     case MX_FN_ROOT:
         return mx_pow(a, mx_div(mx_int(1), b));
     case MX_FN_LOGB:
-        return real_dec(log(a.d) / log(b.d), a.dec | b.dec);
+        return mx_real(log(a.d) / log(b.d));
     case MX_FN_ABS:
         return a.d < 0 ? mx_neg(a) : a;
     case MX_FN_FLOOR:
@@ -1548,7 +1596,7 @@ static MxNum eval_func(const MxTree *t, const MxNode *nd, const double *vals, in
     case MX_FN_PCT:
         return mx_div(a, mx_int(100));
     default:
-        return real_dec(trig(nd->fn, a.d), a.dec);
+        return mx_real(trig(nd->fn, a.d));
     }
 }
 

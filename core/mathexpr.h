@@ -7,10 +7,10 @@
  *     intervals, sets, bare lists, unions and relations (= < > \le \ge \ne \in).
  *     It never recurses deeper than MX_MAX_DEPTH, never reads more than MX_MAX_TOKENS
  *     tokens and allocates O(tokens) memory; anything beyond is a parse error.
- *   - Numbers are exact rationals (int64 p/q, q > 0, reduced) while they fit; an
- *     operation that would overflow, or one that is inexact by nature (sin, pi, a
- *     non-square root), gives a double instead (exact = 0). `dec` marks values that
- *     came from a decimal literal: they are compared with a tolerance, not exactly.
+ *   - Numbers are exact rationals (int64 p/q, q > 0, reduced) while they fit - decimal
+ *     literals included, 0.5 is 1/2 - and an operation that would overflow, or one that
+ *     is inexact by nature (sin, pi, a non-square root), gives a double instead
+ *     (exact = 0).
  *   - The evaluator is pure: a tree, a node and (for free variables) a vector of
  *     values, indexed like MxVars; `pm` picks the sign of \pm (+1) or its flip (-1).
  *   - Nothing here keeps state between calls. */
@@ -30,7 +30,6 @@ typedef struct {
     int64_t p, q;  /* p/q when exact */
     double d;      /* always the value as a double */
     uint8_t exact; /* p/q is the value */
-    uint8_t dec;   /* a decimal literal took part: compare with a tolerance */
 } MxNum;
 
 MxNum mx_int(int64_t v);
@@ -93,6 +92,7 @@ typedef struct {
     uint8_t op, fn, sg, rel;
     char open, close; /* MX_TUPLE brackets */
     int8_t fd;        /* MX_NUM from a decimal literal: its fraction digits, else -1 */
+    uint8_t plain;    /* MX_NUM written as a bare digit run */
     int16_t var;      /* MX_VAR: index into MxVars */
     int32_t kid, next;
     MxNum num;

@@ -13,7 +13,7 @@
  * extract_cases.tsv: completion<TAB>expected answer or -<TAB>note[<TAB>flags]; the
  * completion and the answer use the escapes \n, \t and \\ (so write \\text, \\times,
  * \\neq); flags: "phrase", "last" (enable those fallbacks), "src=NAME" (the source).
- * In both files blank lines and lines starting with # are skipped. */
+ * In both files blank lines and lines starting with "# " are skipped. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -62,8 +62,9 @@ static int table_read(const char *path, Table *t) {
         next = nl ? nl + 1 : NULL;
         if (nl) *nl = 0;
         line++;
-        if (!*s || *s == '#') continue;
-        if (t->n == cap) t->rows = r1_xrealloc(t->rows, (size_t)(cap = cap ? 2 * cap : 256) * sizeof(Row));
+        if (!*s || (*s == '#' && (s[1] == ' ' || !s[1]))) continue; /* "####" is data */
+        if (t->n == cap)
+            t->rows = r1_xrealloc(t->rows, (size_t)(cap = cap ? 2 * cap : 256) * sizeof(Row));
         Row *r = &t->rows[t->n++];
         memset(r, 0, sizeof *r);
         r->line = line;
@@ -101,8 +102,8 @@ static void test_math_cases(void **state) {
         }
         char got = verdict_char(r1_math_equal(r->f[0], r->f[1], why, sizeof why));
         if (got != r->f[2][0]) {
-            printf("math_cases.tsv:%d: gold [%s] pred [%s]: expected %s, got %c (%s) - %s\n", r->line,
-                   r->f[0], r->f[1], r->f[2], got, why, r->nf > 3 ? r->f[3] : "");
+            printf("math_cases.tsv:%d: gold [%s] pred [%s]: expected %s, got %c (%s) - %s\n",
+                   r->line, r->f[0], r->f[1], r->f[2], got, why, r->nf > 3 ? r->f[3] : "");
             bad++;
         }
     }
@@ -171,9 +172,9 @@ static void test_countdown(void **state) {
     assert_false(r1_countdown_check("7*5-3 = 33", n3, 3, 32, why, sizeof why));
     assert_false(r1_countdown_check("7*5-3", n3, 3, 33, why, sizeof why));
     assert_non_null(strstr(why, "evaluates to 32"));
-    assert_false(r1_countdown_check("7*5", n3, 3, 35, why, sizeof why));     /* 3 unused */
+    assert_false(r1_countdown_check("7*5", n3, 3, 35, why, sizeof why));      /* 3 unused */
     assert_false(r1_countdown_check("7*5*3*3", n3, 3, 315, why, sizeof why)); /* 3 twice */
-    assert_false(r1_countdown_check("7*5+4", n3, 3, 39, why, sizeof why));   /* not given */
+    assert_false(r1_countdown_check("7*5+4", n3, 3, 39, why, sizeof why));    /* not given */
     assert_true(r1_countdown_check("(1+2+3)*4", n4, 4, 24, why, sizeof why));
     assert_true(r1_countdown_check("4/(1-2/3)", n4, 4, 12, why, sizeof why)); /* exact rationals */
     assert_false(r1_countdown_check("4/(3-3)+1+2", n4, 4, 3, why, sizeof why));
@@ -191,8 +192,9 @@ static void test_countdown(void **state) {
     assert_false(r1_countdown_check(NULL, dup, 3, 0, why, sizeof why));
     assert_false(r1_countdown_check("((((6+2+2", dup, 3, 10, why, sizeof why));
     const long big[] = {999999999999999, 999999999999999, 999999999999999, 999999999999999};
-    assert_false(r1_countdown_check("999999999999999*999999999999999*999999999999999*999999999999999",
-                                    big, 4, 1, why, sizeof why));
+    assert_false(
+        r1_countdown_check("999999999999999*999999999999999*999999999999999*999999999999999", big,
+                           4, 1, why, sizeof why));
     assert_non_null(strstr(why, "overflow"));
 }
 
@@ -260,8 +262,9 @@ static void equal_big(const char *gold, const char *pred) {
 
 static void test_big_answers(void **state) {
     (void)state;
-    static const char *units[] = {"1", "1+", "x", "\\frac{1}{2}", "(", "{", "\\{", "[1,2],",
-                                  "\\text{", "\\sqrt", "2^", "1,000,", "a b ", "\\left(", "$"};
+    static const char *units[] = {"1",  "1+",     "x",      "\\frac{1}{2}", "(",
+                                  "{",  "\\{",    "[1,2],", "\\text{",      "\\sqrt",
+                                  "2^", "1,000,", "a b ",   "\\left(",      "$"};
     for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
         char *s = repeat(units[k], (1 << 20) / strlen(units[k]), "");
         equal_big(s, "5");
@@ -279,7 +282,8 @@ static void test_big_answers(void **state) {
 
 static void test_deep_nesting(void **state) {
     (void)state;
-    static const char *open[] = {"{", "(", "\\{", "\\sqrt{", "\\frac{1}{", "\\text{", "-", "2^", "|"};
+    static const char *open[] = {"{",       "(", "\\{", "\\sqrt{", "\\frac{1}{",
+                                 "\\text{", "-", "2^",  "|"};
     for (size_t k = 0; k < sizeof open / sizeof open[0]; k++) {
         char *s = repeat(open[k], 100000, "1");
         equal_big(s, "1");
@@ -290,6 +294,19 @@ static void test_deep_nesting(void **state) {
         free(box);
         free(s);
     }
+    /* a box 100k braces deep that closes: its whole content is the answer */
+    size_t depth = 100000;
+    char *deep = r1_xmalloc(2 * depth + 16), *got = NULL;
+    memcpy(deep, "\\boxed{", 7);
+    memset(deep + 7, '{', depth);
+    deep[7 + depth] = 'x';
+    memset(deep + 8 + depth, '}', depth + 1);
+    deep[9 + 2 * depth] = 0;
+    assert_int_equal(r1_answer_extract(deep, strlen(deep), NULL, &got), R1_SRC_BOXED);
+    assert_int_equal(strlen(got), 2 * depth + 1);
+    assert_int_equal(r1_math_equal(got, "x", NULL, 0), R1_EQ_UNDEFINED); /* too deep to parse */
+    free(got);
+    free(deep);
     /* 60 levels are fine: within the limit */
     char *g = repeat("(", 60, ""), *h = repeat(")", 60, ""), *s = r1_xmalloc(200);
     snprintf(s, 200, "%s5%s", g, h);
@@ -301,14 +318,83 @@ static void test_deep_nesting(void **state) {
 
 /* ------------------------------------------------------------------ random inputs */
 
-static const char *const alphabet[] = {
-    "\\frac", "{", "}", "(", ")", "[", "]", "\\{", "\\}", "1", "2", "0", "7", "x", "y", "e", "^",
-    "_", "+", "-", "*", "/", ",", ".", "=", "<", "\\le", "\\sqrt", "\\pi", "\\infty", "\\text{",
-    "cm", "%", "\\%", "$", " ", "\\boxed", "\\pm", "\\cup", "|", "!", "\\left(", "\\right)",
-    "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "1,234", "0.5", "e3", "\\sin", "\\log_",
-    "\\circ", "\xC2\xB0", "\xE2\x88\x92", "\xCF\x80", "</think>", "<answer>", "</answer>", "####",
-    "answer is ", "\\dfrac", "\\binom", "\\lfloor", "\\rfloor", "\\emptyset", "and", " or ",
-    "\\mathrm{", "(B)", "\\ln", "\\alpha", "3\\frac12", "\xff", "\\", "\\cdot", "\\times"};
+static const char *const alphabet[] = {"\\frac",
+                                       "{",
+                                       "}",
+                                       "(",
+                                       ")",
+                                       "[",
+                                       "]",
+                                       "\\{",
+                                       "\\}",
+                                       "1",
+                                       "2",
+                                       "0",
+                                       "7",
+                                       "x",
+                                       "y",
+                                       "e",
+                                       "^",
+                                       "_",
+                                       "+",
+                                       "-",
+                                       "*",
+                                       "/",
+                                       ",",
+                                       ".",
+                                       "=",
+                                       "<",
+                                       "\\le",
+                                       "\\sqrt",
+                                       "\\pi",
+                                       "\\infty",
+                                       "\\text{",
+                                       "cm",
+                                       "%",
+                                       "\\%",
+                                       "$",
+                                       " ",
+                                       "\\boxed",
+                                       "\\pm",
+                                       "\\cup",
+                                       "|",
+                                       "!",
+                                       "\\left(",
+                                       "\\right)",
+                                       "\\begin{pmatrix}",
+                                       "\\end{pmatrix}",
+                                       "&",
+                                       "\\\\",
+                                       "1,234",
+                                       "0.5",
+                                       "e3",
+                                       "\\sin",
+                                       "\\log_",
+                                       "\\circ",
+                                       "\xC2\xB0",
+                                       "\xE2\x88\x92",
+                                       "\xCF\x80",
+                                       "</think>",
+                                       "<answer>",
+                                       "</answer>",
+                                       "####",
+                                       "answer is ",
+                                       "\\dfrac",
+                                       "\\binom",
+                                       "\\lfloor",
+                                       "\\rfloor",
+                                       "\\emptyset",
+                                       "and",
+                                       " or ",
+                                       "\\mathrm{",
+                                       "(B)",
+                                       "\\ln",
+                                       "\\alpha",
+                                       "3\\frac12",
+                                       "\xff",
+                                       "\\",
+                                       "\\cdot",
+                                       "\\times"};
 
 static char *random_text(R1Rng *r, char *buf, size_t cap) {
     size_t n = 0, count = r1_rng_u64(r) % 40, na = sizeof alphabet / sizeof alphabet[0];
@@ -359,7 +445,8 @@ static void test_api(void **state) {
     assert_int_equal(r1_answer_extract(NULL, 0, NULL, &got), R1_SRC_NONE);
     assert_null(got);
     assert_int_equal(r1_answer_extract("\\boxed{3}", 9, NULL, NULL), R1_SRC_BOXED);
-    assert_int_equal(r1_answer_extract("\\boxed{3}", 5, NULL, &got), R1_SRC_NONE); /* only n bytes */
+    assert_int_equal(r1_answer_extract("\\boxed{3}", 5, NULL, &got),
+                     R1_SRC_NONE); /* only n bytes */
     assert_string_equal(r1_answer_source_name(R1_SRC_BOXED), "boxed");
     assert_string_equal(r1_answer_source_name(R1_SRC_LAST_NUMBER), "last_number");
     assert_string_equal(r1_answer_source_name((R1AnswerSource)99), "unknown");
@@ -396,16 +483,21 @@ static double bench_pairs(const char *const (*pairs)[2], int n, double secs, lon
 }
 
 static int bench(double secs) {
-    static const char *const gsm[][2] = {{"72", "72"},     {"1,234", "1234"}, {"18", "\\$18.00"},
-                                         {"5", "6"},       {"42", "42.0"},    {"3600", "3,600"},
-                                         {"10", "10 dollars"}, {"7", "-7"}};
-    static const char *const math[][2] = {
-        {"\\frac{1}{2}", "0.5"},      {"\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt3}{2}"},
-        {"x^2-1", "(x-1)(x+1)"},      {"(1, 2)", "(1,2)"},
-        {"\\{1,2,3\\}", "\\{3,2,1\\}"}, {"2\\pi", "6.283185307"},
-        {"\\text{(B)}", "B"},         {"[1, 3)", "[1,3]"},
-        {"x = 5", "5"},               {"50\\%", "0.5"},
-        {"\\dfrac{14}{3}", "4\\frac{2}{3}"}, {"y = 2x + 3", "2x - y + 3 = 0"}};
+    static const char *const gsm[][2] = {
+        {"72", "72"},   {"1,234", "1234"}, {"18", "\\$18.00"},   {"5", "6"},
+        {"42", "42.0"}, {"3600", "3,600"}, {"10", "10 dollars"}, {"7", "-7"}};
+    static const char *const math[][2] = {{"\\frac{1}{2}", "0.5"},
+                                          {"\\frac{\\sqrt{3}}{2}", "\\frac{\\sqrt3}{2}"},
+                                          {"x^2-1", "(x-1)(x+1)"},
+                                          {"(1, 2)", "(1,2)"},
+                                          {"\\{1,2,3\\}", "\\{3,2,1\\}"},
+                                          {"2\\pi", "6.283185307"},
+                                          {"\\text{(B)}", "B"},
+                                          {"[1, 3)", "[1,3]"},
+                                          {"x = 5", "5"},
+                                          {"50\\%", "0.5"},
+                                          {"\\dfrac{14}{3}", "4\\frac{2}{3}"},
+                                          {"y = 2x + 3", "2x - y + 3 = 0"}};
     long n1, n2;
     double r1 = bench_pairs(gsm, 8, secs, &n1), r2 = bench_pairs(math, 12, secs, &n2);
     printf("gsm8k-style answers: %.0f judgements/s (%ld)\n", r1, n1);
@@ -427,10 +519,14 @@ int main(int argc, char **argv) {
     if (argc >= 3 && !strcmp(argv[1], "--judge")) return judge_file(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "--bench")) return bench(argc >= 3 ? atof(argv[2]) : 1.0);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_math_cases),    cmocka_unit_test(test_extract_cases),
-        cmocka_unit_test(test_countdown),     cmocka_unit_test(test_countdown_deep),
-        cmocka_unit_test(test_big_completion), cmocka_unit_test(test_big_answers),
-        cmocka_unit_test(test_deep_nesting),  cmocka_unit_test(test_random_inputs),
+        cmocka_unit_test(test_math_cases),
+        cmocka_unit_test(test_extract_cases),
+        cmocka_unit_test(test_countdown),
+        cmocka_unit_test(test_countdown_deep),
+        cmocka_unit_test(test_big_completion),
+        cmocka_unit_test(test_big_answers),
+        cmocka_unit_test(test_deep_nesting),
+        cmocka_unit_test(test_random_inputs),
         cmocka_unit_test(test_api),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
