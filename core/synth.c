@@ -1,6 +1,8 @@
 /* synth.c - see synth.h. */
 #include "synth.h"
 
+#include "mathans.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,40 +245,9 @@ int r1_synth_eval(const char *expr, R1SynthValue *v, R1Err *err) {
     return 0;
 }
 
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Same multiset of numbers? */
-static int same_numbers(const int64_t *a, const int64_t *b, int n) {
-    int64_t x[R1_SYNTH_MAX_NUMS], y[R1_SYNTH_MAX_NUMS];
-    memcpy(x, a, (size_t)n * sizeof *x);
-    memcpy(y, b, (size_t)n * sizeof *y);
-    qsort(x, (size_t)n, sizeof *x, cmp_i64);
-    qsort(y, (size_t)n, sizeof *y, cmp_i64);
-    return !memcmp(x, y, (size_t)n * sizeof *x);
-}
-
 static int is_value(const char *text, int64_t target) {
     R1SynthValue v;
     return r1_synth_eval(text, &v, NULL) == 0 && v.den == 1 && v.num == target;
-}
-
-int r1_synth_countdown_ok(const char *equation, const int64_t *nums, int n, int64_t target) {
-    if (n < 0 || n > R1_SYNTH_MAX_NUMS) return 0;
-    const char *eq = strchr(equation, '=');
-    size_t len = eq ? (size_t)(eq - equation) : strlen(equation);
-    char *lhs = r1_xmalloc(len + 1);
-    memcpy(lhs, equation, len);
-    lhs[len] = 0;
-    R1SynthValue v;
-    int ok = r1_synth_eval(lhs, &v, NULL) == 0 && v.den == 1 && v.num == target && v.nleaves == n &&
-             same_numbers(v.leaves, nums, n);
-    free(lhs);
-    /* "... = 83" must name the target; an empty right side is tolerated */
-    if (ok && eq && strspn(eq + 1, " \t\r\n") != strlen(eq + 1)) ok = is_value(eq + 1, target);
-    return ok;
 }
 
 /* ---- expression trees: what arith level 3 and countdown are built from ---- */
@@ -693,7 +664,7 @@ static char *make_meta(const R1SynthItem *it) {
 static int finish(R1SynthItem *it, R1Err *err) {
     int ok = it->task == R1_SYNTH_ARITH
                  ? is_value(it->expr, it->value)
-                 : r1_synth_countdown_ok(it->expr, it->nums, it->nnums, it->value);
+                 : r1_countdown_check(it->expr, it->nums, it->nnums, it->value, NULL, 0);
     if (!ok)
         return r1_seterr(err, "synth: internal error: '%s' is not %lld", it->expr,
                          (long long)it->value);

@@ -70,9 +70,4 @@ typedef struct {
 
 int r1_synth_eval(const char *expr, R1SynthValue *v, R1Err *err);
 
-/* 1 when equation evaluates exactly to target and uses each of nums[0..n)
- * exactly once (as a multiset), else 0 - the check a Countdown reward needs.
- * A trailing "= target" is allowed. */
-int r1_synth_countdown_ok(const char *equation, const int64_t *nums, int n, int64_t target);
-
 #endif
