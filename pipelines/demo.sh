@@ -3,12 +3,12 @@
 #
 #   pipelines/demo.sh [--out DIR] [--seed S] [--help]      (also: make demo)
 #
-# Today it does what the foundation and tokenizer provide: it creates the embedded tiny
-# Qwen2-shaped model (configs/tiny: config.json and its own byte-level BPE tokenizer) as a
-# Hugging Face checkpoint, shows it, renders an R1-style chat and tokenizes it, and runs
-# one forward + backward pass through the model. The stages that follow (datasets,
-# rewards, rollout, GRPO, SFT) and the R1-Zero -> R1 -> distillation pipeline arrive with
-# the pipelines issue and will run from this script.
+# Today it runs what the stages built so far provide: the run database with GSM8K and
+# generated tasks, the embedded tiny Qwen2-shaped model (configs/tiny: config.json and its
+# own byte-level BPE tokenizer) as a Hugging Face checkpoint, an R1 chat rendered and
+# tokenized, one forward + backward pass, and the R1 rewards on hand-written completions.
+# Rollout, GRPO, SFT and the R1-Zero -> R1 -> distillation loop arrive with their issues
+# and will run from this script.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="${R1_DEMO_DIR:-$root/runs/demo}"
@@ -23,6 +23,16 @@ while [ $# -gt 0 ]; do
 done
 bin="${R1_BIN:-$root/bin}"
 [ -x "$bin/r1-model" ] || make -C "$root" -s all
+
+mkdir -p "$out"
+db="$out/run.db"
+echo "== 0. the run database: $db"
+"$bin/r1-data" init --db "$db"
+"$bin/r1-data" import --db "$db" --format gsm8k --quiet "$root/tests/fixtures/gsm8k-train-300.jsonl"
+"$bin/r1-data" synth --db "$db" --task arith --n 200 --seed "$seed" --lang mixed --quiet
+"$bin/r1-data" synth --db "$db" --task countdown --n 100 --seed "$seed" --quiet
+"$bin/r1-data" stats --db "$db"
+"$bin/r1-data" sample --db "$db" --table prompts --dataset synth/countdown --n 1
 
 echo "== 1. the embedded tiny model: $out/base"
 "$bin/r1-model" init --config "$root/configs/tiny/config.json" --tokenizer "$root/configs/tiny" \
@@ -41,4 +51,9 @@ targets="$(echo "$ids" | cut -d' ' -f2-) -100"
     --out "$out/forward.safetensors"
 echo "wrote logits, loss and every parameter's gradient to $out/forward.safetensors"
 
-echo "== next: R1-Zero -> R1 -> distillation on this model arrives with the pipelines issue"
+echo "== 4. the R1 rewards on two completions for 'what is 48 + 12?' (gold 60)"
+good=$'<think>\n48 + 12 = 60\n</think>\n<answer>\n60\n</answer>'
+"$bin/r1-reward" explain --gold 60 --completion "$good"
+"$bin/r1-reward" explain --gold 60 --completion 'I think it is \boxed{61}.'
+
+echo "== next: rollout, GRPO and SFT on this model arrive with their issues"

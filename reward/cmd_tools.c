@@ -169,7 +169,13 @@ static void print_explain(const R1Rewarder *r, const Explain *e) {
     else
         printf("answer:          none found\n");
     printf("gold:            %s\n", e->in.gold ? e->in.gold : "(none)");
-    printf("verdict:         %s: %s\n", VERDICT[info.verdict + 1], info.why);
+    /* mathans' reasons already start with the verdict; other reasons do not. */
+    const char *v = VERDICT[info.verdict + 1];
+    size_t vl = strlen(v);
+    if (strncmp(info.why, v, vl) == 0 && info.why[vl] == ':')
+        printf("verdict:         %s\n", info.why);
+    else
+        printf("verdict:         %s: %s\n", v, info.why);
     R1RewardResult res;
     r1_reward_score(r, &e->in, &res);
     const R1RewardOpts *o = r1_rewarder_opts(r);
