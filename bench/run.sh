@@ -8,7 +8,9 @@
 #   reward:    $R1_BENCHBIN/bench_reward (r1c: accuracy + format + language) vs
 #              bench/bench_reward_mathverify.py (math-verify, accuracy only, as open-r1's
 #              accuracy_reward) on the same generated GSM8K/MATH-like completions; per core.
-# Usage: bench/run.sh [model|tokenizer|reward]   (default: all)
+#   import:    bench/bench_import.sh: bin/r1-data import of 800K generated chat-format SFT
+#              samples (~1 KB each) into a fresh run database; samples/s, bytes/sample.
+# Usage: bench/run.sh [model|tokenizer|reward|import]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -130,17 +132,23 @@ print(f"goal >= {RATIO_GOAL}x math-verify: {'met' if x >= RATIO_GOAL else 'NOT m
 EOF
 }
 
+bench_import() {
+    "$here/bench_import.sh"
+}
+
 case "${1:-all}" in
 model) bench_model ;;
 tokenizer) bench_tokenizer ;;
 reward) bench_reward ;;
+import) bench_import ;;
 all)
     bench_model
     bench_tokenizer
     bench_reward
+    bench_import
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer|reward]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward|import]" >&2
     exit 2
     ;;
 esac

@@ -18,9 +18,10 @@ int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err) {
     memset(w, 0, sizeof *w);
     w->db = db;
     w->insert = r1_db_prepare(db,
-                              "INSERT OR IGNORE INTO prompts (dataset, split, question, answer, "
-                              "solution, meta, source, content_hash) VALUES (?, ?, ?, ?, ?, "
-                              "coalesce(?, '{}'), ?, ?)",
+                              /* not OR IGNORE: that would hide a failed CHECK too */
+                              "INSERT INTO prompts (dataset, split, question, answer, solution, "
+                              "meta, source, content_hash) VALUES (?, ?, ?, ?, ?, coalesce(?, '{}'), "
+                              "?, ?) ON CONFLICT (dataset, split, content_hash) DO NOTHING",
                               err);
     return w->insert ? 0 : -1;
 }
