@@ -17,8 +17,10 @@ void progress_update(Progress *p, long done, long total) {
     double now = r1_now();
     if (now - p->last < 0.2) return;
     p->last = now;
-    if (total > 0) fprintf(stderr, "\r%s: %ld / %ld (%.0f%%)", p->what, done, total, 100.0 * done / total);
-    else fprintf(stderr, "\r%s: %ld", p->what, done);
+    if (total > 0)
+        fprintf(stderr, "\r%s: %ld / %ld (%.0f%%)", p->what, done, total, 100.0 * done / total);
+    else
+        fprintf(stderr, "\r%s: %ld", p->what, done);
 }
 
 void progress_done(Progress *p) {

@@ -13,7 +13,8 @@ static long print_query(R1Db *db, const char *title, const char *sql, R1Err *err
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (rows++ == 0) {
             printf("\n%s\n", title);
-            for (int c = 0; c < nc; c++) printf("%s%-16s", c ? " " : "  ", sqlite3_column_name(st, c));
+            for (int c = 0; c < nc; c++)
+                printf("%s%-16s", c ? " " : "  ", sqlite3_column_name(st, c));
             putchar('\n');
         }
         for (int c = 0; c < nc; c++) {
@@ -31,17 +32,20 @@ static long count(R1Db *db, const char *table) {
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s", table);
     sqlite3_stmt *st = NULL;
     long n = -1;
-    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
         n = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return n;
 }
 
-static const char *TABLES[] = {"prompts", "rollouts", "rewards", "sft_samples", "metrics", "checkpoints"};
+static const char *TABLES[] = {"prompts",     "rollouts", "rewards",
+                               "sft_samples", "metrics",  "checkpoints"};
 
 static int stats_json(R1Db *db) {
     printf("{\"schema_version\":%d", r1_db_version(db));
-    for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES; i++) printf(",\"%s\":%ld", TABLES[i], count(db, TABLES[i]));
+    for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES; i++)
+        printf(",\"%s\":%ld", TABLES[i], count(db, TABLES[i]));
     printf("}\n");
     return 0;
 }
@@ -52,9 +56,12 @@ int cmd_stats(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return puts("usage: r1-data stats --db DB [--json]"), 0;
-        if (!strcmp(argv[i], "--db") && i + 1 < argc) path = argv[++i];
-        else if (!strcmp(argv[i], "--json")) json = 1;
-        else return fprintf(stderr, "r1-data stats: unknown option %s\n", argv[i]), 2;
+        if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            path = argv[++i];
+        else if (!strcmp(argv[i], "--json"))
+            json = 1;
+        else
+            return fprintf(stderr, "r1-data stats: unknown option %s\n", argv[i]), 2;
     }
     R1Db db;
     R1Err err;
@@ -63,7 +70,8 @@ int cmd_stats(int argc, char **argv) {
     printf("%s (schema version %d)\n", path, r1_db_version(&db));
     for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES; i++)
         printf("  %-12s %10ld rows\n", TABLES[i], count(&db, TABLES[i]));
-    long rc = print_query(&db, "prompts by dataset and split:", "SELECT * FROM dataset_counts", &err);
+    long rc =
+        print_query(&db, "prompts by dataset and split:", "SELECT * FROM dataset_counts", &err);
     if (rc >= 0) rc = print_query(&db, "sft samples by kind:", "SELECT * FROM sft_counts", &err);
     if (rc >= 0)
         rc = print_query(&db, "rollouts by step:",
@@ -76,7 +84,8 @@ int cmd_stats(int argc, char **argv) {
                          "SELECT step, name, n, printf('%.4f', mean) AS mean FROM step_rewards "
                          "ORDER BY step, name",
                          &err);
-    if (rc >= 0) rc = print_query(&db, "checkpoints:", "SELECT stage, step, path FROM checkpoints", &err);
+    if (rc >= 0)
+        rc = print_query(&db, "checkpoints:", "SELECT stage, step, path FROM checkpoints", &err);
     if (rc < 0) fprintf(stderr, "r1-data stats: %s\n", err.msg);
     r1_db_close(&db);
     return rc < 0;
@@ -104,11 +113,12 @@ typedef struct {
 } SampleOpts;
 
 static int sample_prompts(R1Db *db, const SampleOpts *o, R1Err *err) {
-    sqlite3_stmt *st = r1_db_prepare(db,
-                                     "SELECT id, dataset, split, question, answer FROM prompts "
-                                     "WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR split = ?2) "
-                                     "ORDER BY id LIMIT ?3",
-                                     err);
+    sqlite3_stmt *st =
+        r1_db_prepare(db,
+                      "SELECT id, dataset, split, question, answer FROM prompts "
+                      "WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR split = ?2) "
+                      "ORDER BY id LIMIT ?3",
+                      err);
     if (!st) return -1;
     o->dataset ? sqlite3_bind_text(st, 1, o->dataset, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
     o->split ? sqlite3_bind_text(st, 2, o->split, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2);
@@ -132,7 +142,8 @@ static int sample_sft(R1Db *db, const SampleOpts *o, R1Err *err) {
     o->kind ? sqlite3_bind_text(st, 1, o->kind, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
     sqlite3_bind_int64(st, 2, o->n);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        printf("sample %lld  (%s, from %s)\n", sqlite3_column_int64(st, 0), sqlite3_column_text(st, 1),
+        printf("sample %lld  (%s, from %s)\n", sqlite3_column_int64(st, 0),
+               sqlite3_column_text(st, 1),
                sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "-");
         field("prompt", sqlite3_column_text(st, 3), 600);
         field("response", sqlite3_column_text(st, 4), 1200);
@@ -155,8 +166,9 @@ static int sample_rollouts(R1Db *db, const SampleOpts *o, R1Err *err) {
     sqlite3_bind_int64(st, 3, o->n);
     while (sqlite3_step(st) == SQLITE_ROW) {
         printf("rollout %lld  (step %lld, prompt %lld, sample %lld, %s after %lld tokens)\n",
-               sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-               sqlite3_column_int64(st, 3), sqlite3_column_text(st, 4), sqlite3_column_int64(st, 5));
+               sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_text(st, 4),
+               sqlite3_column_int64(st, 5));
         field("text", sqlite3_column_text(st, 6), 1200);
         field("rewards", sqlite3_column_text(st, 7), 400);
     }
@@ -176,24 +188,36 @@ int cmd_sample(int argc, char **argv) {
         if (!strcmp(f, "--help") || !strcmp(f, "-h")) return fputs(SAMPLE_USAGE, stdout), 0;
         if (!v) return fprintf(stderr, "r1-data sample: %s needs a value\n", f), 2;
         i++;
-        if (!strcmp(f, "--db")) path = v;
-        else if (!strcmp(f, "--table")) o.table = v;
-        else if (!strcmp(f, "--n")) o.n = atol(v);
-        else if (!strcmp(f, "--dataset")) o.dataset = v;
-        else if (!strcmp(f, "--split")) o.split = v;
-        else if (!strcmp(f, "--kind")) o.kind = v;
-        else if (!strcmp(f, "--step")) o.step = atol(v), o.have_step = 1;
-        else return fprintf(stderr, "r1-data sample: unknown option %s\n%s", f, SAMPLE_USAGE), 2;
+        if (!strcmp(f, "--db"))
+            path = v;
+        else if (!strcmp(f, "--table"))
+            o.table = v;
+        else if (!strcmp(f, "--n"))
+            o.n = atol(v);
+        else if (!strcmp(f, "--dataset"))
+            o.dataset = v;
+        else if (!strcmp(f, "--split"))
+            o.split = v;
+        else if (!strcmp(f, "--kind"))
+            o.kind = v;
+        else if (!strcmp(f, "--step"))
+            o.step = atol(v), o.have_step = 1;
+        else
+            return fprintf(stderr, "r1-data sample: unknown option %s\n%s", f, SAMPLE_USAGE), 2;
     }
     if (!o.table) return fprintf(stderr, "r1-data sample: needs --table\n%s", SAMPLE_USAGE), 2;
     R1Db db;
     R1Err err;
     if (data_open(&db, path)) return 1;
     int rc;
-    if (!strcmp(o.table, "prompts")) rc = sample_prompts(&db, &o, &err);
-    else if (!strcmp(o.table, "sft")) rc = sample_sft(&db, &o, &err);
-    else if (!strcmp(o.table, "rollouts")) rc = sample_rollouts(&db, &o, &err);
-    else rc = r1_seterr(&err, "--table is prompts, sft or rollouts, not '%s'", o.table);
+    if (!strcmp(o.table, "prompts"))
+        rc = sample_prompts(&db, &o, &err);
+    else if (!strcmp(o.table, "sft"))
+        rc = sample_sft(&db, &o, &err);
+    else if (!strcmp(o.table, "rollouts"))
+        rc = sample_rollouts(&db, &o, &err);
+    else
+        rc = r1_seterr(&err, "--table is prompts, sft or rollouts, not '%s'", o.table);
     if (rc) fprintf(stderr, "r1-data sample: %s\n", err.msg);
     r1_db_close(&db);
     return rc ? 1 : 0;

@@ -17,12 +17,13 @@ int data_open(R1Db *db, const char *path) {
 int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err) {
     memset(w, 0, sizeof *w);
     w->db = db;
-    w->insert = r1_db_prepare(db,
-                              /* not OR IGNORE: that would hide a failed CHECK too */
-                              "INSERT INTO prompts (dataset, split, question, answer, solution, "
-                              "meta, source, content_hash) VALUES (?, ?, ?, ?, ?, coalesce(?, '{}'), "
-                              "?, ?) ON CONFLICT (dataset, split, content_hash) DO NOTHING",
-                              err);
+    w->insert =
+        r1_db_prepare(db,
+                      /* not OR IGNORE: that would hide a failed CHECK too */
+                      "INSERT INTO prompts (dataset, split, question, answer, solution, "
+                      "meta, source, content_hash) VALUES (?, ?, ?, ?, ?, coalesce(?, '{}'), "
+                      "?, ?) ON CONFLICT (dataset, split, content_hash) DO NOTHING",
+                      err);
     return w->insert ? 0 : -1;
 }
 
@@ -48,13 +49,16 @@ int prompt_writer_add(PromptWriter *w, const PromptRow *r, R1Err *err) {
     sqlite3_bind_text(st, 2, r->split, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->question, -1, SQLITE_STATIC);
     r->answer ? sqlite3_bind_text(st, 4, r->answer, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
-    r->solution ? sqlite3_bind_text(st, 5, r->solution, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 5);
+    r->solution ? sqlite3_bind_text(st, 5, r->solution, -1, SQLITE_STATIC)
+                : sqlite3_bind_null(st, 5);
     r->meta ? sqlite3_bind_text(st, 6, r->meta, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 6);
     r->source ? sqlite3_bind_text(st, 7, r->source, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 7);
     sqlite3_bind_text(st, 8, hash, 16, SQLITE_TRANSIENT);
     if (sqlite3_step(st) != SQLITE_DONE) return r1_db_fail(w->db, "inserting a prompt", err);
-    if (sqlite3_changes(w->db->h)) w->added++;
-    else w->repeated++;
+    if (sqlite3_changes(w->db->h))
+        w->added++;
+    else
+        w->repeated++;
     return 0;
 }
 
@@ -62,4 +66,3 @@ void prompt_writer_free(PromptWriter *w) {
     sqlite3_finalize(w->insert);
     w->insert = NULL;
 }
-

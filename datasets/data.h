@@ -39,5 +39,4 @@ int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err);
 int prompt_writer_add(PromptWriter *w, const PromptRow *row, R1Err *err);
 void prompt_writer_free(PromptWriter *w);
 
-
 #endif

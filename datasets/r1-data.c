@@ -27,8 +27,10 @@ static int cmd_init(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
             return puts("usage: r1-data init --db DB   (creates DB, or migrates an older one)"), 0;
-        if (!strcmp(argv[i], "--db") && i + 1 < argc) path = argv[++i];
-        else return fprintf(stderr, "r1-data init: unknown option %s\n", argv[i]), 2;
+        if (!strcmp(argv[i], "--db") && i + 1 < argc)
+            path = argv[++i];
+        else
+            return fprintf(stderr, "r1-data init: unknown option %s\n", argv[i]), 2;
     }
     R1Db db;
     if (data_open(&db, path)) return 1;

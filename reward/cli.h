@@ -39,5 +39,4 @@ int looks_prefilled(const char *text, size_t len);
 /* Parses a whole decimal integer in [lo, hi]; prints "who: FLAG ..." when not. */
 int parse_long(const char *s, long lo, long hi, long *out, const char *who, const char *flag);
 
-
 #endif

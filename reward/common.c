@@ -79,4 +79,3 @@ int looks_prefilled(const char *text, size_t len) {
     if (len >= 7 && !memcmp(text, "<think>", 7)) return 0;
     return memmem(text, len, "</think>", 8) != NULL;
 }
-
