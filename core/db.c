@@ -48,24 +48,34 @@ int r1_db_version(R1Db *db) {
     return v;
 }
 
+static int too_new(R1Db *db, int v, R1Err *err) {
+    return r1_seterr(
+        err, "%s: schema version %d is newer than this r1c understands (%d); use a newer r1c",
+        db->path, v, R1_DB_VERSION);
+}
+
 /* Applies the migrations the file has not seen, each with its version bump in one
- * transaction, so an interrupted upgrade leaves a consistent older schema. */
+ * transaction, so an interrupted upgrade leaves a consistent older schema. The
+ * version is read again under the write lock: two stages opening a new database
+ * at the same moment must not both create its tables. */
 static int migrate(R1Db *db, R1Err *err) {
     int v = r1_db_version(db);
     if (v < 0) return r1_db_fail(db, "cannot read the schema version", err);
-    if (v > R1_DB_VERSION)
-        return r1_seterr(err,
-                         "%s: schema version %d is newer than this r1c understands (%d); "
-                         "use a newer r1c",
-                         db->path, v, R1_DB_VERSION);
-    for (; v < R1_DB_VERSION; v++) {
+    if (v > R1_DB_VERSION) return too_new(db, v, err);
+    while (v < R1_DB_VERSION) {
+        if (r1_db_begin(db, err)) return -1;
+        if ((v = r1_db_version(db)) >= R1_DB_VERSION) { /* another process got there first */
+            r1_db_rollback(db);
+            return v > R1_DB_VERSION ? too_new(db, v, err) : 0;
+        }
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
-        if (r1_db_begin(db, err) || r1_db_exec(db, r1_db_migrations[v], err) ||
-            r1_db_exec(db, bump, err) || r1_db_commit(db, err)) {
+        if (r1_db_exec(db, r1_db_migrations[v], err) || r1_db_exec(db, bump, err) ||
+            r1_db_commit(db, err)) {
             r1_db_rollback(db);
             return -1;
         }
+        v++;
     }
     return 0;
 }

@@ -285,10 +285,8 @@ int cmd_export(int argc, char **argv) {
     int rc = parse_opts(&o, argc, argv);
     if (rc == 0) rc = check_opts(&o);
     if (rc) return rc < 0 ? 0 : 2;
-    if (access(o.db, F_OK)) /* rather than create an empty database */
-        return fprintf(stderr, "r1-data export: %s: no such database\n", o.db), 1;
     R1Db db;
-    if (data_open(&db, o.db)) return 1;
+    if (data_open_existing(&db, o.db)) return 1;
     R1Err err;
     static char obuf[1 << 16];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);

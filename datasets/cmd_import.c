@@ -53,9 +53,10 @@ static const char usage[] =
     "                  validation or dev, else train\n"
     "  --skip-bad      skip bad lines and count them instead of stopping\n"
     "  --quiet         no summary (\"added N, already present M, skipped K bad lines\")\n"
-    "Inputs of 64 MiB or more (regular files) are written through a rollback journal\n"
-    "instead of the WAL, twice as fast: other connections wait for the import to end\n"
-    "(when one has the database open at the start, the import keeps the WAL).\n";
+    "  --bulk          for inputs of 64 MiB or more (regular files): write through a\n"
+    "                  rollback journal instead of the WAL, about twice as fast, while\n"
+    "                  other connections wait for the import to end (when one has the\n"
+    "                  database open at the start, the import keeps the WAL)\n";
 
 enum { FMT_GSM8K, FMT_MATH, FMT_JSONL, FMT_MESSAGES };
 static const char *const format_names[] = {"gsm8k", "math", "jsonl", "messages", NULL};
@@ -74,7 +75,7 @@ enum { LINE_OK = 0, LINE_BAD = 1, LINE_FATAL = -1 };
 
 typedef struct {
     const char *db, *dataset, *split, *kind, *qfield, *afield, *sfield;
-    int format, skip_bad, quiet;
+    int format, skip_bad, quiet, bulk;
     char **files;
     int n_files;
 } ImportOpts;
@@ -107,6 +108,8 @@ static int parse_opts(ImportOpts *o, int argc, char **argv) {
             return fprintf(stderr, "r1-data import: %s needs a value\n", f), 1;
         else if (!strcmp(f, "--skip-bad"))
             o->skip_bad = 1;
+        else if (!strcmp(f, "--bulk"))
+            o->bulk = 1;
         else if (!strcmp(f, "--quiet"))
             o->quiet = 1;
         else if (!strcmp(f, "--help") || !strcmp(f, "-h"))
@@ -459,13 +462,18 @@ static void file_names(const char *path, char *stem, size_t stem_cap, char *dir,
     snprintf(stem, stem_cap, "%s", base);
     char *dot = strrchr(stem, '.');
     if (dot && dot != stem) *dot = 0;
-    char real[PATH_MAX];
+    /* The folder as written (not resolved: a symlinked file keeps its name's folder),
+     * or the current directory's name for a bare file name. */
+    char folder[PATH_MAX];
     dir[0] = 0;
-    if (!realpath(path, real)) return;
-    char *slash = strrchr(real, '/');
-    if (!slash || slash == real) return;
-    *slash = 0;
-    snprintf(dir, dir_cap, "%s", strrchr(real, '/') + 1);
+    if (strrchr(path, '/'))
+        snprintf(folder, sizeof folder, "%.*s", (int)(strrchr(path, '/') - path), path);
+    else if (!getcwd(folder, sizeof folder))
+        return;
+    const char *slash = strrchr(folder, '/'), *name = slash ? slash + 1 : folder;
+    size_t len = strlen(name) < dir_cap ? strlen(name) : dir_cap - 1;
+    memcpy(dir, name, len);
+    dir[len] = 0;
 }
 
 /* The defaults documented in usage for --dataset and --split. */
@@ -487,12 +495,19 @@ static void file_defaults(Import *im, const char *path) {
 /* Integral values print without ".0" (AMC's 27.0 -> "27"); others with the fewest
  * digits that read back as the same double. */
 static const char *format_number(double v, char out[40]) {
-    if (fabs(v) < 1e15 && v == (double)(long long)v)
+    if (fabs(v) < 9007199254740992.0 && v == (double)(long long)v)
         snprintf(out, 40, "%lld", (long long)v);
     else
         for (int p = 15; p <= 17; p++)
             if (snprintf(out, 40, "%.*g", p, v), strtod(out, NULL) == v) break;
     return out;
+}
+
+/* A JSON number is read as a double: past 2^53 an integer is no longer exact
+ * (12345678901234567890 would become 1.2345678901234567e+19), so such gold
+ * answers are refused rather than stored wrong; as strings they are kept. */
+static int exact_number(double v) {
+    return isfinite(v) && fabs(v) < 9007199254740992.0;
 }
 
 /* Detaches root's member key into taken (deleted with it later); NULL if absent. */
@@ -517,6 +532,9 @@ static int answer_field(Import *im, cJSON *root, const char *key, cJSON *taken, 
     *out = NULL;
     if (cJSON_IsString(it))
         *out = it->valuestring;
+    else if (cJSON_IsNumber(it) && !exact_number(it->valuedouble))
+        return r1_seterr(err, "\"%s\" is a number too large to be exact; write it as a string",
+                         key);
     else if (cJSON_IsNumber(it))
         *out = format_number(it->valuedouble, im->num);
     else if (!cJSON_IsNull(it))
@@ -802,13 +820,15 @@ static int last_turns(const char *s, Batch *b, Sample *row, Buf *scratch, R1Err 
             return r1_seterr(err, "message %d: needs a \"role\" of system, user or assistant", k);
         if (!m.content || s[m.content] != '"')
             return r1_seterr(err, "message %d: needs a string \"content\"", k);
-        if (r == R1_ROLE_USER) user = m.content;
+        /* The pair is the last assistant reply and the user turn it answers: a
+         * user turn after the reply would pair a question with an older answer. */
+        if (r == R1_ROLE_USER) user = m.content, assistant = 0;
         if (r == R1_ROLE_ASSISTANT) assistant = m.content;
         i = skip_ws(s, i);
         if (s[i] == ',') i = skip_ws(s, i + 1);
     }
     if (!user) return r1_seterr(err, "no user message");
-    if (!assistant) return r1_seterr(err, "no assistant message");
+    if (!assistant) return r1_seterr(err, "no assistant message after the last user message");
     row->prompt = decode_string(s + user, &b->text);
     row->prompt_len = b->text.len - 1 - row->prompt;
     row->response = decode_string(s + assistant, &b->text);
@@ -1013,7 +1033,7 @@ static int journal_mode(R1Db *db, const char *mode) {
  * of reading the last commit. When another connection has the database open, SQLite keeps the WAL
  * and so does the import. */
 static void bulk_begin(Import *im) {
-    if (input_bytes(im->o) < BULK_BYTES) return;
+    if (!im->o->bulk || input_bytes(im->o) < BULK_BYTES) return;
     im->bulk = journal_mode(&im->db, "truncate");
     /* FULL: a rollback journal must reach the disk before the pages it protects */
     if (im->bulk) r1_db_exec(&im->db, "PRAGMA synchronous = FULL", NULL);

@@ -65,7 +65,7 @@ int cmd_stats(int argc, char **argv) {
     }
     R1Db db;
     R1Err err;
-    if (data_open(&db, path)) return 1;
+    if (data_open_existing(&db, path)) return 1;
     if (json) return stats_json(&db), r1_db_close(&db), 0;
     printf("%s (schema version %d)\n", path, r1_db_version(&db));
     for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES; i++)
@@ -208,7 +208,7 @@ int cmd_sample(int argc, char **argv) {
     if (!o.table) return fprintf(stderr, "r1-data sample: needs --table\n%s", SAMPLE_USAGE), 2;
     R1Db db;
     R1Err err;
-    if (data_open(&db, path)) return 1;
+    if (data_open_existing(&db, path)) return 1;
     int rc;
     if (!strcmp(o.table, "prompts"))
         rc = sample_prompts(&db, &o, &err);

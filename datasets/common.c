@@ -9,9 +9,19 @@
 int data_open(R1Db *db, const char *path) {
     R1Err err;
     if (!path) return fprintf(stderr, "r1-data: needs --db FILE\n"), -1;
+    /* SQLite would quietly use a temporary database for these, and lose the data. */
+    if (!*path || !strcmp(path, ":memory:") || !strncmp(path, "file:", 5))
+        return fprintf(stderr, "r1-data: --db needs a file name, not '%s'\n", path), -1;
     if (r1_db_open(db, path, &err) == 0) return 0;
     fprintf(stderr, "r1-data: %s\n", err.msg);
     return -1;
+}
+
+int data_open_existing(R1Db *db, const char *path) {
+    if (path && *path && access(path, F_OK) != 0)
+        return fprintf(stderr, "r1-data: %s: no such database (r1-data init creates one)\n", path),
+               -1;
+    return data_open(db, path);
 }
 
 int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err) {

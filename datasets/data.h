@@ -18,6 +18,8 @@ int cmd_sample(int argc, char **argv);
 
 /* Opens (creating and migrating) the database, printing the error on failure. */
 int data_open(R1Db *db, const char *path);
+/* The same for commands that only read: a missing file is an error, not a new database. */
+int data_open_existing(R1Db *db, const char *path);
 
 /* Inserts prompts, ignoring exact repeats (same dataset, split, question and
  * answer), inside the caller's transaction. */

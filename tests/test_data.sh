@@ -237,7 +237,7 @@ killed_import() {
     local name=$1 db=$2 mode=$3 pid rows size0 written i=0
     size0=$(on_disk "$db")
     if [ "$mode" = file ]; then
-        "$d" import --db "$db" --format messages --kind reasoning "$tmp/big.jsonl" 2>/dev/null &
+        "$d" import --db "$db" --bulk --format messages --kind reasoning "$tmp/big.jsonl" 2>/dev/null &
     else
         "$d" import --db "$db" --format messages --kind reasoning - 2>/dev/null < <(cat "$tmp/big.jsonl") &
     fi
@@ -258,7 +258,7 @@ killed_import() {
     "$d" import --db "$db" --quiet --format messages --kind reasoning "$tmp/big.jsonl"
     same "$name: the next import completes" $n "$(q "$db" 'SELECT count(*) FROM sft_samples')"
 }
-# A large file goes through a rollback journal; a pipe (size unknown) through the WAL.
+# A large file with --bulk goes through a rollback journal; a pipe (size unknown) through the WAL.
 "$d" init --db "$tmp/kill1.db" >/dev/null
 killed_import "bulk import from a file" "$tmp/kill1.db" file
 check "bulk import: back in WAL mode after it" '[ "$(q "$tmp/kill1.db" "PRAGMA journal_mode")" = wal ]'
@@ -288,5 +288,34 @@ if [ -d "$shared" ]; then
 else
     echo "note: $shared not found; the full data sets were not checked"
 fi
+
+# ---- review findings: pairs, exactness, the --db name, concurrent first opens ----
+e="$tmp/edge.db"
+"$d" init --db "$e" >/dev/null
+printf '%s\n' '{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"},{"role":"user","content":"q2"}]}' >"$tmp/trailing_user.jsonl"
+expect_error "a conversation ending with a user turn is a bad line" "no assistant message after the last user message" \
+    "$d" import --db "$e" --format messages --kind reasoning "$tmp/trailing_user.jsonl"
+printf '%s\n' '{"messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"},{"role":"user","content":"q2"},{"role":"assistant","content":"a2"}]}' >"$tmp/pairs.jsonl"
+"$d" import --db "$e" --quiet --format messages --kind reasoning "$tmp/pairs.jsonl"
+same "the SFT pair is the last user turn and its reply" "q2|a2" "$(q "$e" "SELECT prompt || '|' || response FROM sft_samples")"
+printf '%s\n' '{"problem":"p","answer":12345678901234567890}' >"$tmp/huge.jsonl"
+expect_error "a gold answer number past 2^53 is refused, not rounded" "too large to be exact" \
+    "$d" import --db "$e" --format math "$tmp/huge.jsonl"
+printf '%s\n' '{"problem":"p","answer":9007199254740991}' >"$tmp/big_ok.jsonl"
+"$d" import --db "$e" --quiet --format math --dataset big "$tmp/big_ok.jsonl"
+same "the largest exact integer answer is kept digit for digit" 9007199254740991 "$(q "$e" "SELECT answer FROM prompts WHERE dataset = 'big'")"
+expect_error "--db '' is refused (SQLite would use a temporary database)" "needs a file name" \
+    "$d" import --db "" --format gsm8k "$R1_ROOT/tests/fixtures/gsm8k-train-300.jsonl"
+expect_error "stats on a missing database is an error, not a new file" "no such database" "$d" stats --db "$tmp/nope.db"
+check "stats created nothing" '[ ! -e "$tmp/nope.db" ]'
+for i in 1 2 3 4 5; do
+    rm -f "$tmp/race.db"*
+    "$d" init --db "$tmp/race.db" >/dev/null 2>"$tmp/race1" &
+    "$d" init --db "$tmp/race.db" >/dev/null 2>"$tmp/race2" &
+    "$d" synth --db "$tmp/race.db" --task arith --n 5 --seed 1 --quiet 2>"$tmp/race3" &
+    wait
+    cat "$tmp/race1" "$tmp/race2" "$tmp/race3" >>"$tmp/race.err"
+done
+check "five races of three first opens: no errors" '[ ! -s "$tmp/race.err" ]'
 
 finish
