@@ -324,13 +324,19 @@ R1AnswerSource r1_answer_extract(const char *text, size_t n, const R1ExtractOpts
     if (out) *out = NULL;
     if (!text) return R1_SRC_NONE;
     size_t t = find_last(text, 0, n, "</think>", 0), a = t == NONE ? 0 : t + 8;
-    Span sp;
+    /* A think block that never closes holds only reasoning: nothing in it counts. */
+    size_t open = find_last(text, 0, n, "<think>", 0);
+    if (open != NONE && (t == NONE || t < open)) return R1_SRC_NONE;
+    Span sp, tag;
     R1AnswerSource src = R1_SRC_NONE;
     char *val = NULL;
-    if (find_boxed(text, a, n, &sp))
+    /* With an <answer> block, that block is the answer: a box is looked for only
+     * inside it, and text after </answer> cannot override it. */
+    int has_tag = find_answer_tag(text, a, n, &tag);
+    if (find_boxed(text, has_tag ? tag.a : a, has_tag ? tag.b : n, &sp))
         src = R1_SRC_BOXED;
-    else if (find_answer_tag(text, a, n, &sp))
-        src = R1_SRC_ANSWER_TAG;
+    else if (has_tag)
+        sp = tag, src = R1_SRC_ANSWER_TAG;
     else if (find_hashes(text, a, n, &sp))
         src = R1_SRC_HASHES;
     else if (o && o->phrase && find_phrase(text, a, n, &sp))

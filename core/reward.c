@@ -378,6 +378,20 @@ static R1Eq judge_math(const R1Rewarder *r, const R1RewardInput *in, R1AccuracyI
     return eq;
 }
 
+/* After a prefilled "<think>\n" the completion starts inside the think block:
+ * until it closes, everything is reasoning and no answer counts. */
+static int think_unclosed(const R1RewardInput *in) {
+    return in->prefilled_think && !memmem(in->completion, in->len, "</think>", 8);
+}
+
+/* No answer given: wrong, unless the gold answer itself is unusable. */
+static R1Eq judge_no_answer(const R1RewardInput *in, const Meta *m, R1AccuracyInfo *info) {
+    snprintf(info->why, sizeof info->why, "no answer: the think block never closes");
+    if (m->countdown) return R1_EQ_NO;
+    if (!in->gold) return R1_EQ_UNDEFINED;
+    return r1_math_equal(in->gold, "", NULL, 0) == R1_EQ_UNDEFINED ? R1_EQ_UNDEFINED : R1_EQ_NO;
+}
+
 /* The accuracy verdict; info (always filled) carries the details explain shows.
  * want_why is 0 on the scoring path: building reasons costs time nobody reads. */
 static R1Eq judge(const R1Rewarder *r, const R1RewardInput *in, const Meta *m, R1AccuracyInfo *info,
@@ -386,8 +400,9 @@ static R1Eq judge(const R1Rewarder *r, const R1RewardInput *in, const Meta *m, R
     info->source = R1_SRC_NONE;
     info->equation_line = info->countdown = 0;
     info->answer[0] = info->why[0] = 0;
-    R1Eq eq = m->countdown ? judge_countdown(r, in, m, info, &ans)
-                           : judge_math(r, in, info, want_why, &ans);
+    R1Eq eq = think_unclosed(in) ? judge_no_answer(in, m, info)
+              : m->countdown     ? judge_countdown(r, in, m, info, &ans)
+                                 : judge_math(r, in, info, want_why, &ans);
     if (ans) snprintf(info->answer, sizeof info->answer, "%s", ans);
     free(ans);
     info->verdict = eq;
