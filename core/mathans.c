@@ -564,11 +564,12 @@ static int choice_letter(const char *k, int gold) {
     return 0;
 }
 
-/* "(B) or (C)", "B) and C)": a second option letter makes the answer a hedge. */
+/* "(B) or (C)", "B. C. D.", "B: or C": a second standalone capital letter
+ * makes a multiple-choice answer a hedge. */
 static int names_two_choices(const char *k) {
     int seen = 0;
     for (size_t i = 0; k[i]; i++)
-        if (isupper((unsigned char)k[i]) && k[i + 1] == ')' &&
+        if (isupper((unsigned char)k[i]) && !isalpha((unsigned char)k[i + 1]) &&
             (i == 0 || !isalpha((unsigned char)k[i - 1])))
             seen++;
     return seen > 1;

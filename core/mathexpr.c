@@ -757,6 +757,23 @@ static int word_is(const char *s, const Tok *t, const char *w) {
 /* Words next to a value are units or prose ("5 apples", "18\text{ dollars}") and go;
  * "and" / "or" between values separate elements; a word before "(" is left in place
  * (an unknown function, a parse error). */
+/* Words that change what the number next to them means ("not 60", "60 thousand",
+ * "at least 60"): dropping them as units would turn a wrong or hedged answer into
+ * a right one, so an answer holding one is not understood at all. */
+static int meaning_word(const char *s, const Tok *t) {
+    static const char *const words[] = {
+        "not",      "no",        "than",     "less",          "more",    "least",    "most",
+        "fewer",    "greater",   "thousand", "thousands",     "million", "millions", "billion",
+        "billions", "trillion",  "hundred",  "hundreds",      "dozen",   "dozens",   "half",
+        "twice",    "thrice",    "double",   "triple",        "squared", "cubed",    "except",
+        "wrong",    "incorrect", "false",    "approximately", "approx",  "about",    "around",
+        "nearly",   "almost",    "over",     "under",         "below",   "above",    "between",
+        "plus",     "minus",     "times"};
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+        if (word_is(s, t, words[k])) return 1;
+    return 0;
+}
+
 static int drop_words(const char *s, Tok *t, int n) {
     int o = 0;
     for (int i = 0; i < n; i++) {
@@ -764,6 +781,7 @@ static int drop_words(const char *s, Tok *t, int n) {
             t[o++] = t[i];
             continue;
         }
+        if (meaning_word(s, &t[i])) return 0;
         if ((word_is(s, &t[i], "and") || word_is(s, &t[i], "or")) && o > 0 && i + 1 < n) {
             t[i].type = TK_COMMA;
             t[o++] = t[i];
