@@ -536,6 +536,14 @@ static int plain_int(const char *k, Span *d, int *neg) {
     return k[i] == 0;
 }
 
+/* More than 15 significant digits in a digit run (commas skipped)? */
+static int big_digits(const char *k, Span d) {
+    int n = 0;
+    for (size_t i = d.a; i < d.b; i++)
+        if (is_digit(k[i]) && (n || k[i] != '0')) n++;
+    return n > 15;
+}
+
 /* Compares two digit runs (commas skipped) as integers: 1 equal, 0 not. */
 static int same_digits(const char *x, Span a, int na, const char *y, Span b, int nb) {
     while (a.a < a.b && (x[a.a] == '0' || x[a.a] == ',')) a.a++;
@@ -1043,11 +1051,18 @@ static R1Eq judge(Side *G, Side *P, char *why, size_t wl) {
     if (!*G->key) return say(R1_EQ_UNDEFINED, why, wl, "undefined: the gold answer is empty");
     if (!strcmp(G->key, P->key))
         return say(R1_EQ_YES, why, wl, "equal: same text after normalisation");
-    if (plain_int(G->key, &dg, &ng) && plain_int(P->key, &dp, &np)) {
+    int gint = plain_int(G->key, &dg, &ng);
+    if (gint && plain_int(P->key, &dp, &np)) {
         int eq = same_digits(G->key, dg, ng, P->key, dp, np);
         return say(eq ? R1_EQ_YES : R1_EQ_NO, why, wl, "%s: integers %.30s vs %.30s",
                    eq ? "equal" : "not equal", G->key, P->key);
     }
+    /* Past 15 digits a double cannot tell integers apart, and the tolerance would
+     * accept 1.2345678 \times 10^{19} for 12345678901234567890: a big integer gold
+     * answer needs its exact digits. */
+    if (gint && big_digits(G->key, dg))
+        return say(R1_EQ_NO, why, wl, "not equal: %.30s needs its exact digits, not %.30s", G->key,
+                   P->key);
     int gl = choice_letter(G->key, 1);
     if (gl) {
         int pl = names_two_choices(P->clean) ? 0 : choice_letter(P->key, 0);
