@@ -443,11 +443,13 @@ static void tag_counts(const char *s, size_t n, int c[4]) {
 }
 
 static int format_ok(const R1Rewarder *r, const char *s, size_t n) {
+    /* After the r1-zero prompt's "Assistant:" a model writes " <think>": the space
+     * separates the reply from the prompt and is no part of its format. */
+    while (n > 0 && (*s == ' ' || *s == '\t')) s++, n--;
     int c[4];
     tag_counts(s, n, c);
     if (c[0] != 1 || c[1] != 1 || c[2] != 1 || c[3] != 1)
-        return 0; /* the pattern's .*? would
-                     swallow a second block */
+        return 0; /* the pattern's .*? would swallow a second block */
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);
     int rc = pcre2_match(r->format, (PCRE2_SPTR)s, n, 0, 0, md, NULL);
     pcre2_match_data_free(md);
