@@ -81,6 +81,8 @@ static void test_format_exact(void **s) {
     assert_true(fmt("<think>\na\n</think>\n<answer>\n42\n</answer>\n", 0, 0) == 1);
     /* Bytes that are not UTF-8 do not make the match an error. */
     assert_true(fmt("<think>\n\xff\xfe ok\n</think>\n<answer>\n42\n</answer>", 0, 0) == 1);
+    /* After r1-zero's "Assistant:" the reply begins with a space. */
+    assert_true(fmt(" <think>\nok\n</think>\n<answer>\n42\n</answer>", 0, 0) == 1);
 }
 
 static void test_format_broken(void **s) {
