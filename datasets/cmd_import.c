@@ -408,6 +408,8 @@ static int reader_line(Reader *r, char **line, size_t *len, R1Err *err) {
             if (n && s[n - 1] == '\r') n--;
             s[n] = 0; /* the '\n', or the spare byte read() leaves */
             r->lineno++;
+            /* A UTF-8 byte order mark (some Windows editors write one) is no text. */
+            if (r->lineno == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) s += 3, n -= 3;
             *line = s, *len = n;
             return 1;
         }

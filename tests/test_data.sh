@@ -318,4 +318,8 @@ for i in 1 2 3 4 5; do
 done
 check "five races of three first opens: no errors" '[ ! -s "$tmp/race.err" ]'
 
+printf '\xEF\xBB\xBF{"question":"bom","answer":"x #### 5"}\n' >"$tmp/bom.jsonl"
+"$d" import --db "$e" --quiet --format gsm8k --dataset bom "$tmp/bom.jsonl"
+same "a UTF-8 byte order mark at the start of a file is skipped" 5 "$(q "$e" "SELECT answer FROM prompts WHERE dataset = 'bom'")"
+
 finish
