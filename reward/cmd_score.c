@@ -120,11 +120,15 @@ static int score_row(Writer *w, sqlite3_stmt *row, R1Err *err) {
     return put(w, id, "total", res.total, res.total_defined, err);
 }
 
+/* The rollouts of step ?1 without a total yet: one predicate for counting and
+ * scoring. A rollout whose prompt row is gone is still scored (gold unknown:
+ * accuracy undefined), so the count and the work always agree. */
+#define UNSCORED                                                                                   \
+    "FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id WHERE r.step = ?1 AND NOT EXISTS "  \
+    "(SELECT 1 FROM rewards w WHERE w.rollout_id = r.id AND w.name = 'total')"
+
 static const char *SELECT_UNSCORED =
-    "SELECT r.id, r.text, r.n_tokens, p.question, p.answer, p.meta "
-    "FROM rollouts r JOIN prompts p ON p.id = r.prompt_id "
-    "WHERE r.step = ?1 AND NOT EXISTS "
-    "(SELECT 1 FROM rewards w WHERE w.rollout_id = r.id AND w.name = 'total') ORDER BY r.id";
+    "SELECT r.id, r.text, r.n_tokens, p.question, p.answer, p.meta " UNSCORED " ORDER BY r.id";
 
 /* Scores the unscored rollouts of the step (inside the caller's transaction). */
 static long score_step(Writer *w, long step, long todo, int quiet, R1Err *err) {
@@ -229,10 +233,7 @@ static void print_json(long step, long scored, long rollouts, const Line *l, int
 
 /* Scoring and metrics in one transaction; *scored gets the count. */
 static int run(R1Db *db, const Args *a, const R1Rewarder *r, long *scored, R1Err *err) {
-    long todo = scalar(db,
-                       "SELECT COUNT(*) FROM rollouts r WHERE r.step = ?1 AND NOT EXISTS "
-                       "(SELECT 1 FROM rewards w WHERE w.rollout_id = r.id AND w.name = 'total')",
-                       a->step, err);
+    long todo = scalar(db, "SELECT COUNT(*) " UNSCORED, a->step, err);
     if (todo < 0) return -1;
     Writer w = {db, r, &a->f, NULL};
     w.insert = r1_db_prepare(db,

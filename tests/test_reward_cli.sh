@@ -105,4 +105,11 @@ check "explain shows the answer and its source" 'grep -q "answer: *72 *(from box
 check "explain shows the verdict" 'grep -q "verdict: *equal" "$tmp/ex"'
 check "explain lists every reward" '[ "$(grep -cE "^  (accuracy|format|tag_count|language|overlong|repetition|total) " "$tmp/ex")" = 7 ]'
 check "--help exits 0" '"$rw" --help >/dev/null && "$rw" match --help >/dev/null && "$rw" explain --help >/dev/null'
+# A rollout whose prompt row is missing (the sqlite3 shell does not enforce foreign keys)
+# is still scored, with accuracy undefined, and counted as scored.
+ins 7 9999 0 "<think>${nl}x${nl}</think>${nl}<answer>${nl}5${nl}</answer>"
+"$rw" --db "$db" --step 7 --quiet >"$tmp/orphan.out" 2>&1
+check "a rollout without its prompt is scored" '[ "$(q "SELECT count(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 7 AND w.name = '"'"'total'"'"'")" = 1 ]'
+check "its accuracy is undefined (NULL)" '[ "$(q "SELECT quote(value) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 7 AND w.name = '"'"'accuracy'"'"'")" = NULL ]'
+
 finish
