@@ -63,7 +63,8 @@
  *     another assignment only with the same variable. Two equations that are not both
  *     assignments are equal when lhs - rhs of one is a constant non-zero multiple of the
  *     other's at every point (2x+2y=2 equals y=1-x); a prediction equation against a
- *     gold value compares its last side (as math-verify does). Inequalities compare
+ *     gold value compares its last side, and every other side but a lone variable must
+ *     equal it ("2\cdot30 = 60" is 60, "61 = 60" is not). Inequalities compare
  *     side by side (also flipped: x > 3 is 3 < x), and a one-variable inequality equals
  *     the matching interval (x \ge 3 is [3, \infty)).
  *   Limits: MX_MAX_TOKENS tokens, MX_MAX_DEPTH nesting, MX_MAX_ITEMS elements (past one
@@ -922,6 +923,18 @@ static int inequality_vs_interval(const Ctx *C, Ref rel, Ref tup, int depth) {
            endpoint_equal(C, iv.hi, kid(tup, 1), INFINITY, depth);
 }
 
+/* "a = b = ... = z" answering a value: its last side is the answer, and every other
+ * side but a lone variable must equal it ("2 \cdot 30 = 60" yes, "61 = 60" no). */
+static int chain_consistent(const Ctx *C, Ref p, int depth) {
+    int n = mx_nkids(p.t, p.n);
+    Ref last = kid(p, n - 1);
+    for (int i = 0; i + 1 < n; i++) {
+        Ref side = kid(p, i);
+        if (p.t->nodes[side.n].op != MX_VAR && !same(C, side, last, depth + 1)) return 0;
+    }
+    return 1;
+}
+
 static int same_relation(const Ctx *C, Ref g, Ref p, int depth) {
     int gr = kind(g) == K_REL, pr = kind(p) == K_REL, gv = -1, pv = -1;
     int ga = assignment(g, &gv), pa = assignment(p, &pv);
@@ -936,7 +949,9 @@ static int same_relation(const Ctx *C, Ref g, Ref p, int depth) {
         if (ga >= 0) return same(C, (Ref){g.t, ga, 0}, p, depth + 1);
         return inequality_vs_interval(C, g, p, depth);
     }
-    if (all_equals(p)) return same(C, g, kid(p, mx_nkids(p.t, p.n) - 1), depth + 1);
+    if (all_equals(p))
+        return chain_consistent(C, p, depth) &&
+               same(C, g, kid(p, mx_nkids(p.t, p.n) - 1), depth + 1);
     return inequality_vs_interval(C, p, g, depth);
 }
 
