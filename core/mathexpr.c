@@ -132,10 +132,19 @@ static MxNum pow_ratio(MxNum a, MxNum b) {
     return mx_real(pow(a.d, b.d));
 }
 
-MxNum mx_pow(MxNum a, MxNum b) {
+static MxNum mx_pow_any(MxNum a, MxNum b) {
     if (a.exact && b.exact && b.q == 1) return pow_int(a, b.p);
     if (a.exact && b.exact) return pow_ratio(a, b);
     return mx_real(pow(a.d, b.d));
+}
+
+/* A power of finite numbers that overflows is no infinity: 10^{400} and 10^{500}
+ * must not compare equal (as two infinities would), so the result is NaN, which
+ * compares with nothing. */
+MxNum mx_pow(MxNum a, MxNum b) {
+    MxNum r = mx_pow_any(a, b);
+    if (isinf(r.d) && isfinite(a.d) && isfinite(b.d)) r = mx_real(NAN);
+    return r;
 }
 
 void mx_num_str(MxNum a, char *buf, size_t len) {
