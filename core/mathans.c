@@ -941,6 +941,11 @@ static int same_relation(const Ctx *C, Ref g, Ref p, int depth) {
     if (gr && pr) {
         if (ga >= 0 && pa >= 0)
             return gv == pv && same(C, (Ref){g.t, ga, 0}, (Ref){p.t, pa, 0}, depth + 1);
+        /* "x \in [-2, 7]" against "-2 \le x \le 7", either way round */
+        if (ga >= 0 && !all_equals(p))
+            return inequality_vs_interval(C, p, (Ref){g.t, ga, 0}, depth);
+        if (pa >= 0 && !all_equals(g))
+            return inequality_vs_interval(C, g, (Ref){p.t, pa, 0}, depth);
         if (all_equals(g) && all_equals(p)) return same_equations(C, g, p, depth);
         if (!all_equals(g) && !all_equals(p)) return same_inequalities(C, g, p, depth);
         return 0;
