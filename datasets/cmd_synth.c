@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "data.h"
+#include "hashmap.h"
 #include "synth.h"
 
 static const char *usage =
@@ -112,6 +113,18 @@ static int parse(SynthOpts *o, int argc, char **argv) {
     return 0;
 }
 
+static int first_time(R1StrMap *seen, const R1SynthItem *it) {
+    size_t q = strlen(it->question), a = strlen(it->answer);
+    char *key = r1_xmalloc(q + a + 2);
+    memcpy(key, it->question, q);
+    key[q] = 0x1f; /* a separator neither text contains */
+    memcpy(key + q + 1, it->answer, a + 1);
+    int fresh = r1_strmap_get(seen, key, q + a + 1) < 0;
+    if (fresh) r1_strmap_put(seen, key, q + a + 1, 1);
+    free(key);
+    return fresh;
+}
+
 /* Generates and inserts every row; the caller owns the transaction. */
 static int write_rows(R1Db *db, const SynthOpts *o, const char *dataset, long *added,
                       long *repeated, R1Err *err) {
@@ -123,17 +136,29 @@ static int write_rows(R1Db *db, const SynthOpts *o, const char *dataset, long *a
     r1_rng_seed(&rng, o->seed);
     Progress prog;
     progress_init(&prog, dataset, o->quiet);
+    /* N distinct tasks: a repeat within this run is drawn again (small levels have
+     * only so many questions), so the seed still fixes exactly which rows it gives. */
+    R1StrMap seen;
+    r1_strmap_init(&seen);
     int rc = 0;
-    for (long i = 0; i < o->n && rc == 0; i++) {
+    long draws = 0, max_draws = 100 * o->n + 1000;
+    for (long i = 0; i < o->n && rc == 0 && draws < max_draws; draws++) {
         R1SynthItem it;
         rc = r1_synth_generate(o->task, o->level, o->lang, &rng, &it, err);
         if (rc) break;
-        PromptRow row = {dataset, o->split, it.question, it.answer, it.solution, it.meta, source};
-        rc = prompt_writer_add(&w, &row, err);
+        if (first_time(&seen, &it)) {
+            PromptRow row = {dataset,     o->split, it.question, it.answer,
+                             it.solution, it.meta,  source};
+            rc = prompt_writer_add(&w, &row, err);
+            progress_update(&prog, ++i, o->n);
+        }
         r1_synth_item_free(&it);
-        progress_update(&prog, i + 1, o->n);
     }
     progress_done(&prog);
+    if (rc == 0 && w.added + w.repeated < o->n)
+        fprintf(stderr, "r1-data synth: only %ld distinct tasks found in %ld draws\n",
+                w.added + w.repeated, draws);
+    r1_strmap_free(&seen);
     *added = w.added, *repeated = w.repeated;
     prompt_writer_free(&w);
     return rc;

@@ -86,4 +86,11 @@ expect_error "--n must be a number" "--n 'ten'" "$d" synth --db "$db" --task ari
 expect_error "--seed is required" "needs --seed" "$d" synth --db "$db" --task arith --n 1
 expect_error "--lang fr is refused" "en, zh or mixed" "$d" synth --db "$db" --task arith --n 1 --seed 1 --lang fr
 expect_error "unknown option is refused" "unknown option --bogus" "$d" synth --db "$db" --bogus
+# Level 1 has about 20k distinct questions: --n 20000 still gives 20000 rows (repeats
+# within a run are drawn again), and the same seed gives the same ones.
+"$d" synth --db "$tmp/l1.db" --task arith --level 1 --n 20000 --seed 3 --quiet
+check "--n 20000 at level 1 gives 20000 distinct rows" '[ "$(sqlite3 "$tmp/l1.db" "SELECT COUNT(*) FROM prompts")" = 20000 ]'
+"$d" synth --db "$tmp/l1.db" --task arith --level 1 --n 20000 --seed 3 2>"$tmp/l1.err"
+check "the same seed again adds nothing" 'grep -q "added 0, already present 20000" "$tmp/l1.err"'
+
 finish
