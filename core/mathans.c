@@ -492,6 +492,21 @@ static size_t key_command(Key *K, const char *s, size_t i, size_t n) {
     return j;
 }
 
+/* "52_{8}" -> "52_8": a one-character subscript means the same with or without
+ * braces (number bases in MATH answers are written both ways). */
+static void unbrace_subscripts(char *k) {
+    size_t o = 0;
+    for (size_t i = 0; k[i];) {
+        if (k[i] == '_' && k[i + 1] == '{' && k[i + 2] && k[i + 2] != '}' && k[i + 3] == '}') {
+            k[o++] = '_', k[o++] = k[i + 2];
+            i += 4;
+        } else {
+            k[o++] = k[i++];
+        }
+    }
+    k[o] = 0;
+}
+
 /* The comparison key: no spaces, no sizing or spacing commands, \text-like wrappers
  * unwrapped (with their closing braces), \dfrac as \frac, no trailing dots. */
 static char *make_key(const char *s, size_t n) {
@@ -515,6 +530,7 @@ static char *make_key(const char *s, size_t n) {
             if (!is_space(s[i])) K.o[K.k++] = s[i];
         K.o[K.k] = 0;
     }
+    unbrace_subscripts(K.o);
     return K.o;
 }
 
