@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hashmap.h"
 
@@ -80,6 +81,18 @@ static int migrate(R1Db *db, R1Err *err) {
     return 0;
 }
 
+/* The connection's settings and the schema. WAL: readers (people in sqlite3,
+ * evaluation) never block the writing stage; synchronous=NORMAL is durable across
+ * application crashes in WAL mode. 16 KiB pages (set before WAL, while the file
+ * is new; ignored afterwards): SFT rows of 1-2 KB would each waste half a 4 KiB page. */
+static int setup(R1Db *db, R1Err *err) {
+    return r1_db_exec(db,
+                      "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
+                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                      err) ||
+           migrate(db, err);
+}
+
 int r1_db_open(R1Db *db, const char *path, R1Err *err) {
     db->path = r1_xstrdup(path);
     db->h = NULL;
@@ -91,17 +104,15 @@ int r1_db_open(R1Db *db, const char *path, R1Err *err) {
         return -1;
     }
     sqlite3_busy_timeout(db->h, 10000); /* another stage may hold the write lock briefly */
-    /* WAL: readers (people in sqlite3, evaluation) never block the writing stage.
-     * synchronous=NORMAL is durable across application crashes in WAL mode. */
-    /* 16 KiB pages (set before WAL, while the file is new; ignored afterwards):
-     * SFT rows of 1-2 KB would each waste half a 4 KiB page. */
-    if (r1_db_exec(db,
-                   "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
-                   "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                   err) ||
-        migrate(db, err)) {
-        r1_db_close(db);
-        return -1;
+    /* Switching a new file to WAL can meet another process doing the same: SQLite
+     * then reports "locked" without waiting, so the setup is tried again. */
+    for (int attempt = 0; setup(db, err) != 0; attempt++) {
+        int code = sqlite3_errcode(db->h);
+        if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || attempt >= 100) {
+            r1_db_close(db);
+            return -1;
+        }
+        usleep(50000);
     }
     return 0;
 }

@@ -316,7 +316,11 @@ for i in 1 2 3 4 5; do
     wait
     cat "$tmp/race1" "$tmp/race2" "$tmp/race3" >>"$tmp/race.err"
 done
-check "five races of three first opens: no errors" '[ ! -s "$tmp/race.err" ]'
+if [ -s "$tmp/race.err" ]; then
+    fail "five races of three first opens: no errors ($(sort "$tmp/race.err" | uniq -c | head -c 400))"
+else
+    pass "five races of three first opens: no errors"
+fi
 
 printf '\xEF\xBB\xBF{"question":"bom","answer":"x #### 5"}\n' >"$tmp/bom.jsonl"
 "$d" import --db "$e" --quiet --format gsm8k --dataset bom "$tmp/bom.jsonl"
