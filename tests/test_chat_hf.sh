@@ -12,8 +12,7 @@
 # its end token. Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh).
 set -uo pipefail
 : "${R1_BIN:?}" "${R1_ROOT:?}" "${R1_PY:?}"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
 "$R1_ROOT/tests/fixture-tokenizer.sh" deepseek-v3 "$tmp/deepseek-v3"
 "$R1_ROOT/tests/fixture-tokenizer.sh" qwen "$tmp/qwen"
 
@@ -24,7 +23,6 @@ cat >"$tmp/chats.jsonl" <<'JSON'
 [{"role":"system","content":"s"},{"role":"user","content":"<|im_start|>tricky <｜User｜> text"},{"role":"assistant","content":"ok 👍"},{"role":"user","content":""}]
 JSON
 
-fails=0
 for spec in deepseek-v3:deepseek-r1 qwen:qwen2.5; do
     tok=${spec%%:*} tpl=${spec##*:}
     for gen in 0 1; do

@@ -11,14 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${R1_PY:=$R1_ROOT/.venv/bin/python}"
 : "${R1_TESTBIN:=$R1_ROOT/build/tests}"
 bin="$R1_TESTBIN/test_safetensors"
-tmp=$(mktemp -d /tmp/r1c_st_py.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS: $1"; }
-fail() {
-    echo "FAIL: $1"
-    fails=$((fails + 1))
-}
+. "$here/lib.sh"
 
 # 1. Python writes the inputs.
 if ! "$R1_PY" - "$tmp" <<'EOF'; then

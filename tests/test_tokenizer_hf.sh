@@ -19,14 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${R1_BIN:=$R1_ROOT/bin}"
 cli="$R1_BIN/r1-model"
 corpus="$here/fixtures/tok_corpus.jsonl"
-tmp=$(mktemp -d /tmp/r1c_tok_hf.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-fails=0
-pass() { echo "PASS: $1"; }
-fail() {
-    echo "FAIL: $1"
-    fails=$((fails + 1))
-}
+. "$here/lib.sh"
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 
 if [ ! -x "$cli" ]; then
