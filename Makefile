@@ -15,7 +15,7 @@ BUILD   ?= build
 OPT     ?= -O2
 SAN     ?=
 ARCHFLAGS ?= -march=x86-64-v3
-CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Ireward -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
+CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Ireward -Irollout -Igrpo -Isft -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
 
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp $(SAN)
@@ -25,7 +25,7 @@ CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 # Each executable is one folder's .c files (its main in r1-NAME.c) over the library.
 # (a folder joins the build once its r1-NAME.c exists)
-ALL_STAGES := r1-model:tools r1-data:datasets r1-reward:reward
+ALL_STAGES := r1-model:tools r1-data:datasets r1-reward:reward r1-rollout:rollout r1-grpo:grpo r1-sft:sft
 STAGES    := $(foreach s,$(ALL_STAGES),$(if $(wildcard $(lastword $(subst :, ,$(s)))/r1-*.c),$(s)))
 TOOLS     := $(foreach s,$(STAGES),$(BIN)/$(firstword $(subst :, ,$(s))))
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -38,7 +38,7 @@ LIB       := $(BUILD)/libr1c.a
 .PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h rollout/*.h grpo/*.h sft/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -83,7 +83,7 @@ fuzz:
 	scripts/fuzz-mathans.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] $(wildcard reward/*.[ch]) tests/*.[ch] $(wildcard bench/*.c)
+	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] $(wildcard reward/*.[ch]) $(wildcard rollout/*.[ch]) $(wildcard grpo/*.[ch]) $(wildcard sft/*.[ch]) tests/*.[ch] $(wildcard bench/*.c)
 
 clean:
 	rm -rf build bin

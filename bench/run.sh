@@ -10,7 +10,13 @@
 #              accuracy_reward) on the same generated GSM8K/MATH-like completions; per core.
 #   import:    bench/bench_import.sh: bin/r1-data import of 800K generated chat-format SFT
 #              samples (~1 KB each) into a fresh run database; samples/s, bytes/sample.
-# Usage: bench/run.sh [model|tokenizer|reward|import]   (default: all)
+#   decode:    $R1_BENCHBIN/bench_decode (r1c's KV-cache generation, the rollout path) vs
+#              bench/bench_decode_torch.py (PyTorch's own KV-cache loop) on the model of
+#              `model`: 32 sequences x 256 new tokens; decode tokens/s.
+#   grpo:      bench/bench_grpo.sh: one GRPO step (16 prompts x 8 completions x 128 tokens) with
+#              bin/r1-rollout and bin/r1-grpo vs bench/bench_grpo_torch.py, split into rollout,
+#              reference forward and update.
+# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -136,19 +142,44 @@ bench_import() {
     "$here/bench_import.sh"
 }
 
+bench_decode() {
+    local seqs=32 new=256 plen=32 r1c torch
+    echo "== decode (rollout): $seqs sequences x $new new tokens after $plen-token prompts, Qwen2-shaped bench model, temperature 1"
+    r1c=$(last_json "$R1_BENCHBIN/bench_decode" --seqs $seqs --new-tokens $new --prompt-len $plen --iters 1)
+    torch=$(last_json "$R1_PY" "$here/bench_decode_torch.py" --seqs $seqs --new-tokens $new --prompt-len $plen --iters 1)
+    echo "$r1c"
+    echo "$torch"
+    "$R1_PY" - "$r1c" "$torch" <<'EOF'
+import json, sys
+
+c, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+GOAL = 3.0  # r1c / PyTorch decode tokens/s
+print(f"{'':14}{'decode tok/s':>14}{'prefill tok/s':>15}{'total s':>10}")
+for name, r in (("r1c", c), ("PyTorch", t)):
+    print(f"{name:14}{r['decode_tok_s']:14.1f}{r['prefill_tok_s']:15.1f}{r['total_s']:10.2f}")
+x = c["decode_tok_s"] / t["decode_tok_s"]
+print(f"{'r1c/PyTorch':14}{x:13.2f}x   (torch {t.get('torch', '?')}, {t.get('threads', '?')} threads)")
+print(f"goal >= {GOAL}x PyTorch decode: {'met' if x >= GOAL else 'NOT met'}")
+EOF
+}
+
 case "${1:-all}" in
 model) bench_model ;;
 tokenizer) bench_tokenizer ;;
 reward) bench_reward ;;
 import) bench_import ;;
+decode) bench_decode ;;
+grpo) "$here/bench_grpo.sh" ;;
 all)
     bench_model
     bench_tokenizer
     bench_reward
     bench_import
+    bench_decode
+    "$here/bench_grpo.sh"
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer|reward|import]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo]" >&2
     exit 2
     ;;
 esac

@@ -36,6 +36,14 @@ int r1_template_parse(const char *name) {
     return -1;
 }
 
+const char *r1_template_prefill(R1Template t) {
+    return t == R1_TPL_DEEPSEEK_R1 ? "<think>\n" : "";
+}
+
+const char *r1_template_turn_end(R1Template t) {
+    return t == R1_TPL_DEEPSEEK_R1 ? DS_EOS : t == R1_TPL_QWEN25 ? QW_END : NULL;
+}
+
 const char *r1_template_name(R1Template t) {
     return (unsigned)t < 3 ? template_names[t] : "unknown";
 }

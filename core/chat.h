@@ -48,6 +48,12 @@ const char *r1_template_name(R1Template t);
 /* The family's own template: deepseek-r1 when the tokenizer has "<｜User｜>",
  * qwen2.5 when it has "<|im_start|>", else r1-zero. */
 R1Template r1_template_for(const R1Tokenizer *tok);
+/* The text a generation prompt ends with inside the assistant's turn, which the
+ * completion continues: "<think>\n" for deepseek-r1, "" for the others. */
+const char *r1_template_prefill(R1Template t);
+/* The token text that ends an assistant turn: "<｜end▁of▁sentence｜>" for deepseek-r1,
+ * "<|im_end|>" for qwen2.5, NULL for r1-zero (which ends with the tokenizer's EOS). */
+const char *r1_template_turn_end(R1Template t);
 /* "system", "user", "assistant" -> role; -1 if unknown. */
 int r1_role_parse(const char *name);
 

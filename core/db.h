@@ -19,7 +19,7 @@
 
 #include "util.h"
 
-#define R1_DB_VERSION 1
+#define R1_DB_VERSION 2
 
 typedef struct {
     sqlite3 *h;

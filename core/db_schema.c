@@ -9,6 +9,7 @@
  *   sft_samples  supervised samples: cold_start, reasoning, non_reasoning, distill
  *   metrics      every stage's numbers over time (stage, step, name, value)
  *   checkpoints  model directories written by the training stages
+ * Version 2 adds rollouts.template and rollouts.prefill.
  * Views answer the usual questions: step_rewards, step_pass_rate, prompt_pass_rate,
  * dataset_counts, sft_counts. */
 #include "db.h"
@@ -105,4 +106,13 @@ static const char V1[] =
     "  SELECT kind, COUNT(*) AS samples, SUM(length(prompt) + length(response)) AS text_bytes\n"
     "  FROM sft_samples GROUP BY kind;\n";
 
-const char *const r1_db_migrations[R1_DB_VERSION] = {V1};
+/* Version 2 (rollout stage): how each rollout's prompt was rendered, so later
+ * stages need not guess whether the template opened the think block. */
+static const char V2[] =
+    "ALTER TABLE rollouts ADD COLUMN template TEXT;  -- chat template of the prompt\n"
+    "ALTER TABLE rollouts ADD COLUMN prefill TEXT;   -- what the prompt ended with inside the\n"
+    "                                                -- assistant turn ('<think>\\n' for\n"
+    "                                                -- deepseek-r1), which the completion\n"
+    "                                                -- continues; NULL when not recorded\n";
+
+const char *const r1_db_migrations[R1_DB_VERSION] = {V1, V2};

@@ -58,6 +58,17 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
                       const float *lse, const float *q, int ldq, const float *k, const float *v,
                       int ldkv, const int *seq_start, int n_seqs, int nh, int nkv, int hd);
 
+/* Generation with a KV cache: one new query row per sequence attends to that
+ * sequence's cached keys and values, held in two parts so the samples of one
+ * prompt share its prefix: kp[i], vp[i] (np[i] rows, the prompt) then ks[i],
+ * vs[i] (ns[i] rows, the sequence's own tokens, the new one last). Rows have
+ * stride ldkv; KV head g starts at g*hd. out is [n, nh*hd]; q rows have stride
+ * ldq. Equal to op_attention_fwd's last row for the concatenated sequence. */
+void op_attention_decode(float *out, const float *q, int ldq, const float *const *kp,
+                         const float *const *vp, const int *np, const float *const *ks,
+                         const float *const *vs, const int *ns, int ldkv, int n, int nh, int nkv,
+                         int hd);
+
 /* gu rows are [gate(n_ff) | up(n_ff)]; out[t, i] = silu(gate) * up.
  * The backward OVERWRITES dgu. */
 void op_swiglu_fwd(float *out, const float *gu, int T, int n_ff);

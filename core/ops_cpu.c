@@ -12,6 +12,12 @@
 
 #include "util.h"
 
+/* Loops over fewer elements than this run on one thread: starting a parallel
+ * region costs more than such a loop (decoding handles a few rows at a time).
+ * Every loop made parallel computes each row or channel independently, so the
+ * results do not depend on the thread count. */
+#define PAR_MIN 32768
+
 /* ---- matmul ---------------------------------------------------------------- */
 
 void op_matmul_fwd(float *out, const float *inp, const float *w, const float *bias, int T, int IC,
@@ -19,7 +25,7 @@ void op_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
     float beta = accumulate ? 1.0f : 0.0f;
     if (bias) {
         /* Seed out with the bias (plus what was there) so one GEMM finishes it. */
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * OC >= PAR_MIN)
         for (int t = 0; t < T; t++) {
             float *o = out + (size_t)t * OC;
             /* Not beta * o + bias: 0 * NaN left over from an earlier batch is NaN. */
@@ -42,7 +48,7 @@ void op_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, cons
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, T, 1.0f, dout, OC, inp, IC, 1.0f,
                 dw, IC);
     if (dbias) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * OC >= PAR_MIN)
         for (int j = 0; j < OC; j++) {
             float s = 0.0f;
             for (int t = 0; t < T; t++) s += dout[(size_t)t * OC + j];
@@ -54,7 +60,7 @@ void op_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, cons
 /* ---- embedding ------------------------------------------------------------- */
 
 void op_embedding_fwd(float *out, const int *ids, const float *wte, int T, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * C >= PAR_MIN)
     for (int t = 0; t < T; t++)
         memcpy(out + (size_t)t * C, wte + (size_t)ids[t] * C, sizeof(float) * (size_t)C);
 }
@@ -72,7 +78,7 @@ void op_embedding_bwd(float *dwte, const float *dout, const int *ids, int T, int
 
 void op_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, int T, int C,
                     float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * C >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C;
         float *o = out + (size_t)t * C;
@@ -87,7 +93,7 @@ void op_rmsnorm_fwd(float *out, float *rstd, const float *inp, const float *w, i
 void op_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                     const float *rstd, int T, int C) {
     /* dx_i = r (w_i g_i - x_i r^2 mean_j(w_j g_j x_j)),  dw_i += g_i x_i r */
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * C >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = inp + (size_t)t * C, *g = dout + (size_t)t * C;
         float *dx = dinp + (size_t)t * C, r = rstd[t], dot = 0.0f;
@@ -96,7 +102,7 @@ void op_rmsnorm_bwd(float *dinp, float *dw, const float *dout, const float *inp,
         for (int i = 0; i < C; i++) dx[i] += r * (w[i] * g[i] - x[i] * c);
     }
     /* dw is a reduction over tokens: parallelise over channels instead. */
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * C >= PAR_MIN)
     for (int i = 0; i < C; i++) {
         float s = 0.0f;
         for (int t = 0; t < T; t++) s += dout[(size_t)t * C + i] * inp[(size_t)t * C + i] * rstd[t];
@@ -120,7 +126,7 @@ void op_rope_table(float *cos_t, float *sin_t, const float *inv_freq, int n_pos,
 static void rope_rotate(float *x, int ld, const int *pos, const float *cos_t, const float *sin_t,
                         int T, int nh, int hd, float sign) {
     int half = hd / 2;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * nh * hd >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *c = cos_t + (size_t)pos[t] * half, *s = sin_t + (size_t)pos[t] * half;
         for (int h = 0; h < nh; h++) {
@@ -260,10 +266,60 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
     }
 }
 
+/* Scores of one query against rows [0, n) of k into S; returns their maximum. */
+static float decode_scores(float *S, const float *q, const float *k, int ldkv, int n, int hd,
+                           float scale, float mx) {
+    for (int j = 0; j < n; j++) {
+        const float *kj = k + (size_t)j * ldkv;
+        float dot = 0.0f;
+        for (int i = 0; i < hd; i++) dot += q[i] * kj[i];
+        S[j] = dot * scale;
+        mx = S[j] > mx ? S[j] : mx;
+    }
+    return mx;
+}
+
+/* o += sum_j S[j] v[j] over rows [0, n) of v. */
+static void decode_mix(float *o, const float *S, const float *v, int ldkv, int n, int hd) {
+    for (int j = 0; j < n; j++) {
+        const float *vj = v + (size_t)j * ldkv;
+        for (int i = 0; i < hd; i++) o[i] += S[j] * vj[i];
+    }
+}
+
+void op_attention_decode(float *out, const float *q, int ldq, const float *const *kp,
+                         const float *const *vp, const int *np, const float *const *ks,
+                         const float *const *vs, const int *ns, int ldkv, int n, int nh, int nkv,
+                         int hd) {
+    int maxL = 0, group = nh / nkv;
+    for (int i = 0; i < n; i++) maxL = np[i] + ns[i] > maxL ? np[i] + ns[i] : maxL;
+    float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel if ((size_t)n * nh * maxL * hd >= PAR_MIN)
+    {
+        float *S = NULL; /* scores of one row, only in threads that get a task */
+#pragma omp for schedule(static)
+        for (int task = 0; task < n * nh; task++) {
+            int s = task / nh, h = task % nh, off = (h / group) * hd, P = np[s], N = ns[s];
+            if (!S) S = r1_falloc((size_t)maxL);
+            const float *qh = q + (size_t)s * ldq + (size_t)h * hd;
+            float mx = decode_scores(S, qh, kp[s] + off, ldkv, P, hd, scale, -INFINITY);
+            mx = decode_scores(S + P, qh, ks[s] + off, ldkv, N, hd, scale, mx);
+            float sum = 0.0f;
+            for (int j = 0; j < P + N; j++) sum += S[j] = expf(S[j] - mx);
+            for (int j = 0; j < P + N; j++) S[j] /= sum;
+            float *o = out + (size_t)s * nh * hd + (size_t)h * hd;
+            memset(o, 0, sizeof(float) * (size_t)hd);
+            decode_mix(o, S, vp[s] + off, ldkv, P, hd);
+            decode_mix(o, S + P, vs[s] + off, ldkv, N, hd);
+        }
+        free(S);
+    }
+}
+
 /* ---- SwiGLU ---------------------------------------------------------------- */
 
 void op_swiglu_fwd(float *out, const float *gu, int T, int n_ff) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * n_ff >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *g = gu + (size_t)t * 2 * n_ff, *u = g + n_ff;
         float *o = out + (size_t)t * n_ff;
@@ -272,7 +328,7 @@ void op_swiglu_fwd(float *out, const float *gu, int T, int n_ff) {
 }
 
 void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_ff) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * n_ff >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *g = gu + (size_t)t * 2 * n_ff, *u = g + n_ff, *d = dout + (size_t)t * n_ff;
         float *dg = dgu + (size_t)t * 2 * n_ff, *du = dg + n_ff;
@@ -288,7 +344,7 @@ void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_
 
 void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T,
                     int V) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * V >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
         float m = -INFINITY;
@@ -302,7 +358,7 @@ void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *tar
 
 void op_logprob_bwd(float *dlogits, const float *logits, const float *lse, const int *targets,
                     const float *dlogp, int T, int V) {
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)T * V >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
         float *d = dlogits + (size_t)t * V, g = dlogp[t];

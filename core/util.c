@@ -180,3 +180,55 @@ double r1_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+size_t r1_mem_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (size_t)kb * 1024;
+}
+
+/* Length of the well-formed prefix of one UTF-8 character at s (1..4), or of
+ * its maximal ill-formed subpart as a negative number (-1..-3). */
+static int utf8_char(const unsigned char *s, size_t n) {
+    unsigned char c = s[0];
+    if (c < 0x80) return 1;
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return -1;
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) return -i;
+        unsigned char b = s[i];
+        if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF)) return -i;
+    }
+    return len;
+}
+
+char *r1_utf8_lossy(const char *s, size_t n, size_t *out_n) {
+    char *out = r1_xmalloc(3 * n + 1); /* each bad byte at most 3 bytes of U+FFFD */
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        int k = utf8_char((const unsigned char *)s + i, n - i);
+        if (k > 0) {
+            memcpy(out + o, s + i, (size_t)k);
+            o += (size_t)k, i += (size_t)k;
+        } else {
+            memcpy(out + o, "\xEF\xBF\xBD", 3);
+            o += 3, i += (size_t)-k;
+        }
+    }
+    out[o] = 0;
+    if (out_n) *out_n = o;
+    return out;
+}

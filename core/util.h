@@ -43,4 +43,13 @@ void r1_unmap(R1Map *m);
 
 double r1_now(void); /* monotonic seconds */
 
+/* s[0..n) as valid UTF-8 in a fresh NUL-terminated buffer (caller frees; *out_n
+ * its length): each maximal ill-formed subsequence becomes U+FFFD, the
+ * practice of Unicode ch. 3, Python's errors="replace" and Rust's
+ * from_utf8_lossy (what Hugging Face tokenizers' decode returns). */
+char *r1_utf8_lossy(const char *s, size_t n, size_t *out_n);
+/* Memory the kernel says can be allocated without swapping (MemAvailable), in
+ * bytes; 0 when unknown. */
+size_t r1_mem_available(void);
+
 #endif

@@ -31,9 +31,9 @@ R1Rewarder *score_flags_rewarder(ScoreFlags *f, const char *who);
 
 /* A completion counts as following a prefilled "<think>\n" when it does not
  * itself start with "<think>" but does close one with "</think>": the rollout
- * prompt ended inside the think block. (rollouts stores token ids, not whether
- * the template prefilled, so the text is the only evidence; --prefilled-think
- * forces it.) */
+ * prompt ended inside the think block. Used only for rollouts rows without a
+ * recorded prefill (written before schema version 2 or by other tools);
+ * --prefilled-think forces it. */
 int looks_prefilled(const char *text, size_t len);
 
 /* Parses a whole decimal integer in [lo, hi]; prints "who: FLAG ..." when not. */

@@ -28,7 +28,8 @@ static const char *USAGE =
     "                       else the question's script)\n"
     "  --format-loose       accept <think>...</think> <answer>...</answer> without the\n"
     "                       exact newlines\n"
-    "  --prefilled-think    every prompt ended with \"<think>\\n\" (default: assumed for a\n"
+    "  --prefilled-think    every prompt ended with \"<think>\\n\" (default: what the rollout\n"
+    "                       recorded in rollouts.prefill; for rows without it, assumed for a\n"
     "                       completion that does not start with <think> but has </think>)\n"
     "  --max-tokens M       overlong: the generation limit (default 1024)\n"
     "  --overlong-cache C   overlong: the soft zone before it (default 256)\n"
@@ -109,7 +110,11 @@ static int score_row(Writer *w, sqlite3_stmt *row, R1Err *err) {
     in.gold = (const char *)sqlite3_column_text(row, 4);
     in.meta = (const char *)sqlite3_column_text(row, 5);
     if (!in.completion) in.completion = "";
-    in.prefilled_think = w->f->prefilled || looks_prefilled(in.completion, in.len);
+    /* The rollout stage records what the template prefilled; older rows do not. */
+    const char *prefill = (const char *)sqlite3_column_text(row, 6);
+    in.prefilled_think =
+        w->f->prefilled || (prefill ? strstr(prefill, "<think>") && !strstr(prefill, "</think>")
+                                    : looks_prefilled(in.completion, in.len));
     R1RewardResult res;
     r1_reward_score(w->r, &in, &res);
     sqlite3_int64 id = sqlite3_column_int64(row, 0);
@@ -128,7 +133,8 @@ static int score_row(Writer *w, sqlite3_stmt *row, R1Err *err) {
     "(SELECT 1 FROM rewards w WHERE w.rollout_id = r.id AND w.name = 'total')"
 
 static const char *SELECT_UNSCORED =
-    "SELECT r.id, r.text, r.n_tokens, p.question, p.answer, p.meta " UNSCORED " ORDER BY r.id";
+    "SELECT r.id, r.text, r.n_tokens, p.question, p.answer, p.meta, r.prefill " UNSCORED
+    " ORDER BY r.id";
 
 /* Scores the unscored rollouts of the step (inside the caller's transaction). */
 static long score_step(Writer *w, long step, long todo, int quiet, R1Err *err) {

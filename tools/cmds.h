@@ -7,4 +7,7 @@ int cmd_tokenize(int argc, char **argv);
 /* r1-model train-tokenizer ...: argv[0] is "train-tokenizer". */
 int cmd_train_tokenizer(int argc, char **argv);
 
+/* r1-model generate ...: stream one completion (argv[0] is "generate"). */
+int cmd_generate(int argc, char **argv);
+
 #endif

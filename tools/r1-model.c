@@ -4,6 +4,7 @@
  *   r1-model init    --config CONFIG.json --out DIR [--seed S] [--dtype f32|bf16]
  *   r1-model forward --model DIR --tokens "ID ..." [--tokens ...] [--targets "ID ..." ...]
  *                    --out OUT.safetensors
+ *   r1-model generate --model DIR --prompt TEXT [--template NAME] (tools/cmd_generate.c)
  *
  * forward treats each --tokens as one sequence (attention stays inside it) and
  * writes `logits` [T, V]; with targets (-100 ignores a position) also `loss`
@@ -29,6 +30,7 @@ static const char *usage =
     "                        [--targets \"ID ID ...\" ...] --out OUT.safetensors\n"
     "       r1-model tokenize --tokenizer DIR [--decode | --messages ...]   (see tokenize --help)\n"
     "       r1-model train-tokenizer --corpus FILE --merges N --out DIR ... (see its --help)\n"
+    "       r1-model generate --model DIR --prompt TEXT [--template NAME] ... (see its --help)\n"
     "A model DIR is a Hugging Face checkpoint: config.json + *.safetensors (Qwen2 or Llama).\n"
     "forward: each --tokens is one sequence; one --targets per sequence, -100 to ignore a\n"
     "position; writes logits [T,V], and with targets loss [1] and grad.<param> tensors.\n";
@@ -333,6 +335,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(argv[1], "train-tokenizer") == 0) return cmd_train_tokenizer(argc - 1, argv + 1);
+    if (strcmp(argv[1], "generate") == 0) return cmd_generate(argc - 1, argv + 1);
     Opts o;
     int rc = parse_opts(&o, argc, argv);
     if (rc) return rc == 2 ? 0 : rc;

@@ -1,0 +1,76 @@
+/* generate.h - sampling G completions for each of a list of prompts.
+ *
+ * Contract:
+ *   - Every prompt is prefilled once; its G samples continue it in slots of a
+ *     KV cache (decode.h). Up to `batch` sequences decode together; a finished
+ *     sequence leaves the batch at once and the next waiting (prompt, sample)
+ *     takes its slot, so one long completion does not hold the others.
+ *   - Sequence (p, g) draws from its own generator, seeded from (seed, step,
+ *     prompt key p, g), and the decoder's rows are batch-invariant, so the
+ *     completions are byte-identical whatever `batch` is.
+ *   - A completion ends at an EOS id (kept as its last token), when its text
+ *     contains a stop string (the token completing it is kept, so the text ends
+ *     with the stop string plus whatever else that token held), after max_new
+ *     tokens, or when prompt + completion fill the context; the first two
+ *     finish with `stopped` set, the others are truncations.
+ *   - text is the completion's ids decoded without special tokens, bytes that
+ *     do not form UTF-8 replaced by U+FFFD as Hugging Face decode does (ids the
+ *     tokenizer does not know, possible when the model's vocabulary is padded,
+ *     add nothing). With no tokenizer (benchmarks) text stays empty and stop
+ *     strings cannot match.
+ *   - The logprobs are those of sample.h: the full softmax(logits / T). A
+ *     non-finite logit is an error naming the prompt, sample and position. */
+#ifndef R1_GENERATE_H
+#define R1_GENERATE_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "sample.h"
+#include "tokenizer.h"
+
+typedef struct {
+    R1SampleOpts sample;
+    int max_new;             /* M: most completion tokens */
+    const char *const *stop; /* stop strings */
+    int n_stop;
+    const int *eos; /* token ids that end a completion */
+    int n_eos;
+    uint64_t seed;
+    long step;          /* part of every sequence's seed */
+    int batch;          /* sequences decoded together (>= 1) */
+    int prefill_tokens; /* most prompt tokens per prefill call (<= 0: 4096) */
+} R1GenOpts;
+
+typedef struct {
+    int n_prompts, group;  /* G samples of each prompt */
+    const int *const *ids; /* ids[p][0 .. lens[p]) */
+    const int *lens;
+    const int64_t *keys; /* a stable key per prompt for the seeds (its database id) */
+} R1GenRequest;
+
+typedef struct {
+    int prompt, sample;
+    int *ids;
+    float *logprobs;
+    int n;
+    char *text;
+    size_t text_len;
+    int stopped; /* 1: EOS or stop string ("stop"); 0: a limit ("length") */
+} R1Completion;
+
+/* Called after every token of every sequence (for streaming and progress) with
+ * the text it added; finished is 1 on a sequence's last token. */
+typedef void (*R1GenTokenFn)(void *ctx, const R1Completion *c, const char *new_text, size_t new_len,
+                             int finished);
+
+/* Longest prompt, and the bytes of KV cache r1_generate will allocate. */
+size_t r1_generate_cache_bytes(const R1Config *c, const R1GenRequest *r, const R1GenOpts *o);
+
+/* Fills out[p * group + g] for every prompt p and sample g (free each with
+ * r1_completion_free). Prompts must be 1 .. max_position_embeddings - 1 tokens. */
+int r1_generate(const R1Model *m, const R1Tokenizer *tok, const R1GenRequest *r, const R1GenOpts *o,
+                R1Completion *out, R1GenTokenFn fn, void *ctx, R1Err *err);
+void r1_completion_free(R1Completion *c);
+
+#endif

@@ -1,0 +1,142 @@
+/* cmd_generate.c - `r1-model generate`: one completion streamed to the
+ * terminal, for a person trying a model. The same sampler and KV-cache
+ * decoder as bin/r1-rollout, with one sequence. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "generate.h"
+#include "policy.h"
+
+static const char *USAGE =
+    "usage: r1-model generate --model DIR --prompt TEXT [options]\n"
+    "  renders TEXT as a user message with the chat template and streams the reply\n"
+    "  --template NAME      deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
+    "  --system TEXT        a system message first\n"
+    "  --raw                use TEXT as the whole prompt, no template\n"
+    "  --tokenizer DIR      tokenizer.json from DIR instead of the model's directory\n"
+    "  --temperature T      default 0.6 (DeepSeek-R1's recommendation); 0 is greedy\n"
+    "  --top-p P            default 0.95; --top-k K default 0 (off)\n"
+    "  --max-new-tokens M   default 512\n"
+    "  --stop STR           also stop when the text contains STR (repeatable)\n"
+    "  --seed S             default 0\n"
+    "The reply goes to stdout as it is generated; a summary line to stderr.\n";
+
+typedef struct {
+    const char *model, *prompt, *tpl, *system, *tokenizer;
+    const char *stop[16];
+    int n_stop, raw;
+    double temperature, top_p, top_k, max_new, seed;
+} GenArgs;
+
+static int num(const char *flag, const char *v, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !(x >= lo && x <= hi))
+        return fprintf(stderr, "r1-model generate: %s %s: expected a number in [%g, %g]\n", flag, v,
+                       lo, hi),
+               -1;
+    *out = x;
+    return 0;
+}
+
+static int gen_parse(GenArgs *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->temperature = 0.6, a->top_p = 0.95, a->max_new = 512;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int rc = 0;
+        if (!strcmp(f, "--help") || !strcmp(f, "-h")) return fputs(USAGE, stdout), -1;
+        if (!strcmp(f, "--raw")) {
+            a->raw = 1;
+            continue;
+        }
+        if (!v) return fprintf(stderr, "r1-model generate: %s needs a value\n%s", f, USAGE), 2;
+        if (!strcmp(f, "--model"))
+            a->model = v;
+        else if (!strcmp(f, "--prompt"))
+            a->prompt = v;
+        else if (!strcmp(f, "--template"))
+            a->tpl = v;
+        else if (!strcmp(f, "--system"))
+            a->system = v;
+        else if (!strcmp(f, "--tokenizer"))
+            a->tokenizer = v;
+        else if (!strcmp(f, "--temperature"))
+            rc = num(f, v, 0, 100, &a->temperature);
+        else if (!strcmp(f, "--top-p"))
+            rc = num(f, v, 1e-9, 1, &a->top_p);
+        else if (!strcmp(f, "--top-k"))
+            rc = num(f, v, 0, 1e9, &a->top_k);
+        else if (!strcmp(f, "--max-new-tokens"))
+            rc = num(f, v, 1, 1 << 24, &a->max_new);
+        else if (!strcmp(f, "--seed"))
+            rc = num(f, v, 0, 9007199254740992.0, &a->seed);
+        else if (!strcmp(f, "--stop") && a->n_stop < 16 && *v)
+            a->stop[a->n_stop++] = v;
+        else
+            return fprintf(stderr, "r1-model generate: unknown option %s\n%s", f, USAGE), 2;
+        if (rc) return 2;
+        i++;
+    }
+    if (!a->model || !a->prompt)
+        return fprintf(stderr, "r1-model generate: needs --model and --prompt\n%s", USAGE), 2;
+    return 0;
+}
+
+static void stream(void *ctx, const R1Completion *c, const char *text, size_t n, int finished) {
+    (void)ctx, (void)c, (void)finished;
+    fwrite(text, 1, n, stdout);
+    fflush(stdout);
+}
+
+static int generate(R1Policy *pol, const GenArgs *a, R1Err *err) {
+    R1Ids ids = {0};
+    int rc = a->raw ? r1_tok_encode(pol->tok, a->prompt, strlen(a->prompt), &ids, err)
+                    : r1_policy_prompt(pol, a->system, a->prompt, &ids, err);
+    if (rc == 0 && ids.n == 0) rc = r1_seterr(err, "the prompt is empty");
+    if (rc) {
+        r1_ids_free(&ids);
+        return -1;
+    }
+    int64_t key = 0;
+    const int *pid = ids.ids;
+    R1GenRequest req = {1, 1, &pid, &ids.n, &key};
+    R1GenOpts o;
+    memset(&o, 0, sizeof o);
+    o.sample.temperature = (float)a->temperature, o.sample.top_p = (float)a->top_p;
+    o.sample.top_k = (int)a->top_k, o.max_new = (int)a->max_new;
+    o.stop = a->stop, o.n_stop = a->n_stop, o.eos = pol->eos, o.n_eos = pol->n_eos;
+    o.seed = (uint64_t)a->seed, o.batch = 1;
+    R1Completion c;
+    double t0 = r1_now();
+    rc = r1_generate(&pol->model, pol->tok, &req, &o, &c, stream, NULL, err);
+    double secs = r1_now() - t0;
+    if (rc == 0) {
+        printf("\n");
+        fprintf(stderr, "[%d prompt + %d new tokens, %.1f tokens/s, %s]\n", ids.n, c.n,
+                secs > 0 ? c.n / secs : 0.0, c.stopped ? "stop" : "length");
+        r1_completion_free(&c);
+    }
+    r1_ids_free(&ids);
+    return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    GenArgs a;
+    int rc = gen_parse(&a, argc, argv);
+    if (rc) return rc < 0 ? 0 : rc;
+    R1Err err = {{0}};
+    R1Policy pol;
+    rc = r1_policy_load(&pol, a.model, a.tokenizer, a.tpl, &err);
+    if (rc == 0) {
+        rc = generate(&pol, &a, &err);
+        r1_policy_free(&pol);
+    }
+    if (rc) fprintf(stderr, "r1-model generate: %s\n", err.msg);
+    return rc ? 1 : 0;
+}
