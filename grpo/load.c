@@ -1,0 +1,114 @@
+/* load.c - the step's rollouts and rewards, and their advantages. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stage.h"
+
+/* A blob of little-endian 32-bit values, as the rollout stage writes them. */
+static void *blob_copy(sqlite3_stmt *st, int col, int *n) {
+    int bytes = sqlite3_column_bytes(st, col);
+    *n = bytes / 4;
+    void *p = r1_xmalloc((size_t)(bytes > 0 ? bytes : 4));
+    if (bytes > 0) memcpy(p, sqlite3_column_blob(st, col), (size_t)bytes);
+    return p;
+}
+
+static const char *SELECT_STEP =
+    "SELECT r.id, r.prompt_id, r.prompt_ids, r.completion_ids, r.logprobs, r.finish_reason, "
+    "w.value, (w.rollout_id IS NOT NULL) FROM rollouts r "
+    "LEFT JOIN rewards w ON w.rollout_id = r.id AND w.name = 'total' "
+    "WHERE r.step = ?1 ORDER BY r.id";
+
+static int read_rows(R1Db *db, long step, GStep *s, int *scored, R1Err *err) {
+    sqlite3_stmt *st = r1_db_prepare(db, SELECT_STEP, err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, step);
+    int cap = 0, rc;
+    *scored = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (s->n == cap)
+            s->r = r1_xrealloc(s->r, sizeof *s->r * (size_t)(cap = cap ? 2 * cap : 64));
+        GRollout *r = &s->r[s->n++];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int64(st, 0);
+        r->prompt_id = sqlite3_column_int64(st, 1);
+        r->prompt = blob_copy(st, 2, &r->np);
+        r->comp = blob_copy(st, 3, &r->nc);
+        int n_old;
+        r->old = blob_copy(st, 4, &n_old);
+        r->truncated = !strcmp((const char *)sqlite3_column_text(st, 5), "length");
+        r->reward = sqlite3_column_type(st, 6) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 6);
+        *scored += sqlite3_column_int(st, 7);
+        if (n_old != r->nc || r->np < 1 || r->nc < 1) {
+            sqlite3_finalize(st);
+            return r1_seterr(err,
+                             "%s: rollout %lld has %d prompt ids, %d completion ids and %d "
+                             "logprobs; it cannot be trained on",
+                             db->path, (long long)r->id, r->np, r->nc, n_old);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : r1_db_fail(db, "reading the step's rollouts", err);
+}
+
+/* The rollout stage's limit for this step (dr_grpo's constant), else the
+ * longest completion. */
+static int step_max_new(R1Db *db, const GrpoArgs *a, const GStep *s) {
+    if (a->max_new > 0) return (int)a->max_new;
+    sqlite3_stmt *st =
+        r1_db_prepare(db,
+                      "SELECT MAX(value) FROM metrics WHERE stage = 'rollout' AND step = ?1 AND "
+                      "name = 'rollout/max_new_tokens'",
+                      NULL);
+    int m = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, a->step);
+        if (sqlite3_step(st) == SQLITE_ROW) m = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (m <= 0)
+        for (int i = 0; i < s->n; i++) m = s->r[i].nc > m ? s->r[i].nc : m;
+    return m;
+}
+
+int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
+    memset(s, 0, sizeof *s);
+    int scored;
+    if (read_rows(db, a->step, s, &scored, err)) return -1;
+    if (s->n == 0)
+        return r1_seterr(err, "%s: step %ld has no rollouts (run r1-rollout first)", db->path,
+                         a->step);
+    if (scored == 0)
+        return r1_seterr(err,
+                         "%s: step %ld's rollouts have no 'total' reward (run r1-reward first)",
+                         db->path, a->step);
+    double *r = r1_xmalloc(sizeof(double) * (size_t)s->n), *adv = r1_xmalloc(sizeof(double) * s->n);
+    long *g = r1_xmalloc(sizeof(long) * (size_t)s->n);
+    for (int i = 0; i < s->n; i++) r[i] = s->r[i].reward, g[i] = (long)s->r[i].prompt_id;
+    r1_grpo_advantages(r, g, s->n, a->scale, adv, &s->adv);
+    for (int i = 0; i < s->n; i++) {
+        GRollout *x = &s->r[i];
+        x->adv = adv[i];
+        x->active = !isnan(x->reward) && !(a->mask_truncated && x->truncated);
+        if (x->active && a->drop_uniform) { /* a group whose defined rewards are all equal */
+            int uniform = 1;
+            for (int j = 0; j < s->n && uniform; j++)
+                if (s->r[j].prompt_id == x->prompt_id && !isnan(s->r[j].reward))
+                    uniform = s->r[j].reward == x->reward;
+            x->active = !uniform;
+        }
+        if (x->active) s->active++, s->active_tokens += x->nc;
+    }
+    free(r), free(adv), free(g);
+    s->max_new = step_max_new(db, a, s);
+    return 0;
+}
+
+void grpo_step_free(GStep *s) {
+    for (int i = 0; i < s->n; i++) {
+        free(s->r[i].prompt), free(s->r[i].comp), free(s->r[i].old), free(s->r[i].ref);
+    }
+    free(s->r);
+    memset(s, 0, sizeof *s);
+}
