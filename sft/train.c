@@ -1,0 +1,288 @@
+/* train.c - the SFT loop: one AdamW step per planned batch (mean cross-entropy
+ * over the batch's target tokens), checkpoints with the data position, exact
+ * resumption, eval loss and metrics. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "checkpoint.h"
+#include "progress.h"
+#include "safetensors.h"
+#include "stage.h"
+
+typedef struct {
+    int *tok, *tgt, *start;
+    int cap_T, cap_S;
+} Batch;
+
+/* Samples idx[0..n) as one batch: each its own sequence (attention inside it,
+ * positions from 0), so packed samples cannot see each other. */
+static void make_batch(Batch *b, const SftData *d, const int *idx, int n, R1Batch *out) {
+    int T = 0;
+    for (int i = 0; i < n; i++) T += d->s[idx[i]].n;
+    if (T > b->cap_T) {
+        b->tok = r1_xrealloc(b->tok, sizeof(int) * (size_t)(b->cap_T = T));
+        b->tgt = r1_xrealloc(b->tgt, sizeof(int) * (size_t)T);
+    }
+    if (n + 1 > b->cap_S)
+        b->start = r1_xrealloc(b->start, sizeof(int) * (size_t)(b->cap_S = n + 1));
+    int t = 0;
+    for (int i = 0; i < n; i++) {
+        const SftSample *s = &d->s[idx[i]];
+        b->start[i] = t;
+        memcpy(b->tok + t, s->tok, sizeof(int) * (size_t)s->n);
+        memcpy(b->tgt + t, s->tgt, sizeof(int) * (size_t)s->n);
+        t += s->n;
+    }
+    b->start[n] = t;
+    *out = (R1Batch){n, T, b->tok, b->start, b->tgt};
+}
+
+/* Mean cross-entropy over the held-out samples' targets. */
+static double eval_loss(R1Model *m, R1Acts *a, Batch *b, const SftArgs *args, const SftData *d) {
+    double sum = 0;
+    long n = 0;
+    int *idx = r1_xmalloc(sizeof(int) * (size_t)(d->n + 1)), k = 0;
+    for (int i = 0; i < d->n; i++)
+        if (d->s[i].eval) idx[k++] = i;
+    for (int at = 0; at < k;) {
+        int j = at;
+        long tokens = 0;
+        while (j < k && (j == at || tokens + d->s[idx[j]].n <= args->batch_tokens))
+            tokens += d->s[idx[j++]].n;
+        R1Batch rb;
+        make_batch(b, d, idx + at, j - at, &rb);
+        r1_model_forward(m, a, &rb);
+        sum += (double)a->loss * a->n_targets, n += a->n_targets;
+        at = j;
+    }
+    free(idx);
+    return n ? sum / n : NAN;
+}
+
+/* trainer_state.json: where the run is and what it was started with, so that
+ * --resume continues it exactly and refuses a different run. */
+static char *state_json(const SftArgs *a, long step, long total, const SftData *d) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "step", (double)step);
+    cJSON_AddNumberToObject(o, "total_steps", (double)total);
+    cJSON_AddNumberToObject(o, "seed", (double)a->seed);
+    cJSON_AddNumberToObject(o, "epochs", (double)a->epochs);
+    cJSON_AddNumberToObject(o, "batch_tokens", (double)a->batch_tokens);
+    cJSON_AddNumberToObject(o, "max_len", (double)a->max_len);
+    cJSON_AddNumberToObject(o, "train_samples", d->n_train);
+    cJSON_AddStringToObject(o, "kinds", a->kinds);
+    cJSON_AddBoolToObject(o, "pack", a->pack);
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+/* The step to continue from (0 for a fresh run); loads the model and optimizer
+ * from --out when resuming. */
+static long resume_point(const SftArgs *a, R1Model *m, R1AdamW *opt, long total, const SftData *d,
+                         R1Err *err) {
+    if (!a->resume) return 0;
+    char *path = r1_path_join(a->out, "trainer_state.json");
+    size_t len;
+    int exists = access(path, F_OK) == 0; /* no checkpoint yet: start from the beginning */
+    char *text = exists ? r1_read_file(path, &len, err) : NULL;
+    free(path);
+    if (!text) return exists ? -1 : 0;
+    char *want = state_json(a, 0, total, d);
+    cJSON *got = cJSON_Parse(text), *exp = cJSON_Parse(want);
+    long step = -1;
+    if (got && exp) {
+        cJSON *s = cJSON_GetObjectItem(got, "step");
+        long at = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
+        cJSON_DeleteItemFromObject(got, "step"), cJSON_DeleteItemFromObject(exp, "step");
+        if (cJSON_Compare(got, exp, 1)) step = at;
+    }
+    cJSON_Delete(got), cJSON_Delete(exp);
+    free(text), cJSON_free(want);
+    if (step < 0)
+        return r1_seterr(err,
+                         "%s/trainer_state.json is from a different run (seed, epochs, "
+                         "kinds, batch or data differ): cannot --resume it",
+                         a->out);
+    char *opath = r1_path_join(a->out, "optimizer.safetensors");
+    R1Model fresh;
+    int rc = r1_model_load(&fresh, a->out, err);
+    if (rc == 0) {
+        if (fresh.table.total != m->table.total || fresh.cfg.vocab != m->cfg.vocab ||
+            fresh.cfg.hidden != m->cfg.hidden || fresh.cfg.n_layers != m->cfg.n_layers)
+            rc = r1_seterr(err, "%s holds a model of another shape than %s: cannot --resume it",
+                           a->out, a->model);
+        else
+            memcpy(m->params, fresh.params, sizeof(float) * m->table.total);
+        r1_model_free(&fresh);
+    }
+    if (rc == 0) rc = r1_adamw_load(opt, opath, err);
+    free(opath);
+    return rc ? -1 : step;
+}
+
+static int log_metrics(R1Db *db, long step, const char *const *names, const double *v, int n,
+                       R1Err *err) {
+    if (r1_db_begin(db, err)) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (!isnan(v[i])) rc = r1_db_metric(db, "sft", step, names[i], v[i], err);
+    if (rc == 0) rc = r1_db_commit(db, err);
+    if (rc) r1_db_rollback(db);
+    return rc;
+}
+
+static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt, long step,
+                long total, const SftData *d, R1Err *err) {
+    char *st = state_json(a, step, total, d);
+    int rc = r1_checkpoint_save(m, opt, a->out, a->model, st, err);
+    cJSON_free(st);
+    if (rc) return -1;
+    char *real = realpath(a->out, NULL);
+    if (r1_db_begin(db, err)) rc = -1;
+    if (rc == 0) rc = r1_db_checkpoint(db, "sft", step, real ? real : a->out, err);
+    if (rc == 0) rc = r1_db_commit(db, err);
+    free(real);
+    return rc;
+}
+
+/* loss [1], sample_ids [n], sample_loss [n] (mean CE of each sample's targets)
+ * and grad.<name> of the first batch. */
+static int dump(const SftArgs *a, const R1Model *m, const R1Acts *acts, const SftData *d,
+                const int *idx, int n, const R1Batch *b, R1Err *err) {
+    int k = m->table.n + 3;
+    R1StWriteTensor *ts = r1_xcalloc((size_t)k, sizeof *ts);
+    char **names = r1_xcalloc((size_t)k, sizeof *names);
+    float loss = acts->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        int c = 0;
+        for (int t = b->seq_start[i]; t < b->seq_start[i + 1]; t++)
+            if (b->targets[t] >= 0) s -= acts->logp[t], c++;
+        ids[i] = (float)d->s[idx[i]].id, sl[i] = c ? (float)(s / c) : 0.0f;
+    }
+    const char *fixed[3] = {"loss", "sample_ids", "sample_loss"};
+    const float *data[3] = {&loss, ids, sl};
+    for (int i = 0; i < 3; i++) {
+        ts[i] = (R1StWriteTensor){.name = fixed[i], .dtype = R1_F32, .ndim = 1, .data = data[i]};
+        ts[i].shape[0] = i ? n : 1;
+    }
+    for (int i = 0; i < m->table.n; i++) {
+        const R1Param *q = &m->table.p[i];
+        names[i] = r1_xmalloc(strlen(q->name) + 6);
+        snprintf(names[i], strlen(q->name) + 6, "grad.%s", q->name);
+        ts[i + 3] = (R1StWriteTensor){
+            .name = names[i], .dtype = R1_F32, .ndim = q->ndim, .data = m->grads + q->offset};
+        memcpy(ts[i + 3].shape, q->shape, sizeof q->shape);
+    }
+    int rc = r1_st_write(a->dump, ts, k, NULL, 0, err);
+    for (int i = 0; i < k; i++) free(names[i]);
+    free(names), free(ts), free(ids), free(sl);
+    return rc;
+}
+
+typedef struct {
+    double loss, norm;
+    long tokens, steps;
+    double t0;
+} Window;
+
+int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const SftPlan *p,
+              R1Err *err) {
+    R1Model *m = &pol->model;
+    R1AdamW opt;
+    r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
+    long total = p->n_batches, step = a->dry_run ? 0 : resume_point(a, m, &opt, total, d, err);
+    if (step < 0) {
+        r1_adamw_free(&opt);
+        return -1;
+    }
+    if (step > 0) { /* metrics a killed run logged after its last checkpoint are redone */
+        char sql[96];
+        snprintf(sql, sizeof sql, "DELETE FROM metrics WHERE stage = 'sft' AND step > %ld;", step);
+        if (r1_db_exec(db, sql, err)) {
+            r1_adamw_free(&opt);
+            return -1;
+        }
+    }
+    R1Schedule sched = {(R1SchedKind)r1_schedule_parse(a->schedule), a->lr, a->warmup, total,
+                        a->min_lr_ratio};
+    R1Acts acts;
+    r1_acts_init(&acts);
+    Batch b = {0};
+    r1_model_alloc_grads(m);
+    Progress prog;
+    progress_init(&prog, "sft", a->quiet || a->json);
+    Window w = {0, 0, 0, 0, r1_now()};
+    double t_start = r1_now(), last_eval = NAN, last_loss = NAN;
+    long tokens_all = 0;
+    int rc = 0;
+    const char *names[] = {"sft/train_loss", "sft/lr", "sft/grad_norm", "sft/tokens_per_s",
+                           "sft/eval_loss"};
+    for (; rc == 0 && step < total; step++) {
+        const int *idx = p->idx + p->start[step];
+        int n = p->start[step + 1] - p->start[step];
+        R1Batch rb;
+        make_batch(&b, d, idx, n, &rb);
+        r1_model_zero_grad(m);
+        r1_model_forward(m, &acts, &rb);
+        r1_model_backward(m, &acts, &rb, NULL);
+        double norm = r1_clip_grad_norm(m->grads, m->table.total, a->max_grad_norm);
+        if (!isfinite(acts.loss) || !isfinite(norm)) {
+            rc = r1_seterr(err,
+                           "step %ld: the loss (%g) or gradient norm (%g) is not finite; "
+                           "stopping, %s keeps its last checkpoint",
+                           step + 1, acts.loss, norm, a->out ? a->out : "--out");
+            break;
+        }
+        if (a->dry_run) {
+            rc = dump(a, m, &acts, d, idx, n, &rb, err);
+            if (rc == 0 && !a->quiet)
+                printf("dry run: batch 1 of %ld, %d samples, %d tokens, loss %.6f\n", total, n,
+                       rb.n_tokens, acts.loss);
+            break;
+        }
+        double lr = r1_schedule_lr(&sched, step);
+        r1_adamw_step(&opt, m->params, m->grads, (float)lr);
+        w.loss += acts.loss, w.norm += norm, w.tokens += rb.n_tokens, w.steps++;
+        last_loss = acts.loss;
+        tokens_all += rb.n_tokens;
+        progress_update(&prog, step + 1, total);
+        int last = step + 1 == total,
+            ckpt = last || (a->save_every > 0 && (step + 1) % a->save_every == 0);
+        if (ckpt && d->n_eval) last_eval = eval_loss(m, &acts, &b, a, d);
+        if (last || ckpt || (step + 1) % a->log_every == 0) {
+            double now = r1_now();
+            double v[] = {w.loss / w.steps, lr, w.norm / w.steps, w.tokens / (now - w.t0),
+                          ckpt ? last_eval : NAN};
+            rc = log_metrics(db, step + 1, names, v, 5, err);
+            w = (Window){0, 0, 0, 0, now};
+        }
+        if (rc == 0 && ckpt) rc = save(a, db, m, &opt, step + 1, total, d, err);
+    }
+    progress_done(&prog);
+    if (rc == 0 && !a->dry_run && !a->quiet) {
+        double secs = r1_now() - t_start;
+        if (a->json)
+            printf("{\"steps\":%ld,\"train_samples\":%d,\"eval_samples\":%d,\"truncated\":%d,"
+                   "\"tokens\":%ld,\"tokens_per_s\":%.1f,\"final_loss\":%.6f,\"eval_loss\":%.6f}\n",
+                   total, d->n_train, d->n_eval, d->truncated, tokens_all,
+                   secs > 0 ? tokens_all / secs : 0.0, last_loss,
+                   isnan(last_eval) ? -1.0 : last_eval);
+        else
+            printf("sft: %ld steps over %d samples (%d held out, %d truncated), %ld tokens at %.0f "
+                   "tokens/s; last loss %.4f%s\n",
+                   total, d->n_train, d->n_eval, d->truncated, tokens_all,
+                   secs > 0 ? tokens_all / secs : 0.0, last_loss, "");
+        if (!a->json && !isnan(last_eval)) printf("sft: eval loss %.4f\n", last_eval);
+    }
+    free(b.tok), free(b.tgt), free(b.start);
+    r1_acts_free(&acts);
+    r1_adamw_free(&opt);
+    return rc;
+}
