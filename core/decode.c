@@ -9,25 +9,13 @@
 
 #include "ops.h"
 
-/* Matrix products run on blocks of exactly R1_DEC_ROWS rows (the last one
- * padded). BLAS libraries pick their kernel by the matrix shape (OpenBLAS uses
- * gemv for one row and special kernels for small products), and different
- * kernels round differently; with every call the same shape, a row's result
- * depends only on its own inputs, whatever else is in the batch. Padding costs
- * little: at these sizes the product is bound by reading the weights. */
+/* Every product of the decoder goes through op_matmul_rows, whose rows do not
+ * depend on the rest of the batch (see ops.h): that is what makes rollouts
+ * byte-identical for every --batch. */
 static void mm(R1Decoder *d, float *out, const float *in, const float *w, const float *bias, int n,
                int IC, int OC, int accumulate) {
-    const int R = R1_DEC_ROWS;
-    int full = n / R * R;
-    for (int r = 0; r < full; r += R)
-        op_matmul_fwd(out + (size_t)r * OC, in + (size_t)r * IC, w, bias, R, IC, OC, accumulate);
-    int rest = n - full;
-    if (rest == 0) return;
-    memset(d->pad_in, 0, sizeof(float) * (size_t)R * IC);
-    memcpy(d->pad_in, in + (size_t)full * IC, sizeof(float) * (size_t)rest * IC);
-    if (accumulate) memcpy(d->pad_out, out + (size_t)full * OC, sizeof(float) * (size_t)rest * OC);
-    op_matmul_fwd(d->pad_out, d->pad_in, w, bias, R, IC, OC, accumulate);
-    memcpy(out + (size_t)full * OC, d->pad_out, sizeof(float) * (size_t)rest * OC);
+    (void)d;
+    op_matmul_rows(out, in, w, bias, n, IC, OC, accumulate);
 }
 
 static int qkv_width(const R1Config *c) {
@@ -53,12 +41,6 @@ void r1_dec_init(R1Decoder *d, const R1Model *m, int n_slots, int n_prefix, int 
     d->vc = r1_falloc(kv);
     d->prefix_len = r1_xcalloc((size_t)n_prefix, sizeof(int));
     d->slot_len = r1_xcalloc((size_t)n_slots, sizeof(int));
-    size_t widest = (size_t)qkv_width(c);
-    size_t dims[] = {(size_t)c->hidden, (size_t)c->n_heads * c->head_dim,
-                     2 * (size_t)c->intermediate, (size_t)c->vocab};
-    for (size_t i = 0; i < 4; i++) widest = dims[i] > widest ? dims[i] : widest;
-    d->pad_in = r1_falloc((size_t)R1_DEC_ROWS * widest);
-    d->pad_out = r1_falloc((size_t)R1_DEC_ROWS * widest);
     int n_pos = max_prompt + max_new, half = c->head_dim / 2;
     d->rope_cos = r1_falloc((size_t)n_pos * half);
     d->rope_sin = r1_falloc((size_t)n_pos * half);
@@ -74,7 +56,7 @@ static void free_scratch(R1Decoder *d) {
 void r1_dec_free(R1Decoder *d) {
     free_scratch(d);
     free(d->kc), free(d->vc), free(d->prefix_len), free(d->slot_len);
-    free(d->rope_cos), free(d->rope_sin), free(d->pad_in), free(d->pad_out);
+    free(d->rope_cos), free(d->rope_sin);
     memset(d, 0, sizeof *d);
 }
 

@@ -35,11 +35,7 @@ typedef struct {
     int *pos, *seq_start, *np, *ns;
     float *x, *xn, *rstd, *qkv, *att, *lse, *gu, *act, *last;
     const float **kp, **vp, **ks, **vs;
-    float *pad_in, *pad_out; /* one block of rows for the matrix products */
 } R1Decoder;
-
-/* Rows per matrix-product call (see decode.c: why every call has this shape). */
-#define R1_DEC_ROWS 32
 
 /* Bytes the cache needs (the figure the rollout stage checks against memory). */
 size_t r1_dec_cache_bytes(const R1Config *c, int n_slots, int n_prefix, int max_prompt,

@@ -5,6 +5,7 @@
 #include "generate.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,8 @@ typedef struct {
     R1GenTokenFn fn;
     void *ctx;
     R1Decoder dec;
-    R1Sampler sampler;
+    R1Sampler *samplers; /* one per thread */
+    int n_samplers;
     Slot *slots;
     int n_slots, max_new, max_stop, next_q, n_done;
     int *entry_of;       /* [n_prompts] prefix entry, -1 when none */
@@ -35,6 +37,7 @@ typedef struct {
     float *entry_logits; /* [n_slots, V] logits after each entry's prompt */
     float *step_logits;  /* [n_slots, V] */
     int *act_slot, *act_prefix, *act_tok;
+    float *act_lp;
 } Gen;
 
 static int longest_prompt(const R1GenRequest *r, int *shortest) {
@@ -98,11 +101,9 @@ static int is_eos(const R1GenOpts *o, int id) {
 
 /* Samples the next token of the sequence in slot s from logits; returns 1 when
  * the sequence is finished (the slot is then free), 0 to go on, -1 on error. */
-static int advance(Gen *g, int s, const float *logits, R1Err *err) {
+static int advance(Gen *g, int s, int id, float lp, R1Err *err) {
     Slot *sl = &g->slots[s];
     R1Completion *c = &g->out[sl->q];
-    float lp;
-    int id = r1_sample(&g->sampler, logits, &g->o->sample, &sl->rng, &lp);
     if (!isfinite(lp))
         return r1_seterr(err, "prompt %d, sample %d, token %d: the model's logits are not finite",
                          c->prompt, c->sample, c->n);
@@ -199,7 +200,10 @@ static int start_sequences(Gen *g, R1Err *err) {
             r1_rng_seed(&sl->rng, r1_seq_seed(g->o->seed, (uint64_t)g->o->step,
                                               (uint64_t)g->r->keys[p], (uint64_t)c->sample));
             r1_tok_stream_init(&sl->stream);
-            if (advance(g, s, g->entry_logits + (size_t)g->entry_of[p] * V, err) < 0) return -1;
+            float lp;
+            int id = r1_sample(&g->samplers[0], g->entry_logits + (size_t)g->entry_of[p] * V,
+                               &g->o->sample, &sl->rng, &lp);
+            if (advance(g, s, id, lp, err) < 0) return -1;
         }
         g->next_q = to;
     }
@@ -217,8 +221,15 @@ static int decode_step(Gen *g, R1Err *err) {
     if (n == 0) return 0;
     r1_dec_step(&g->dec, n, g->act_slot, g->act_prefix, g->act_tok, g->step_logits);
     size_t V = (size_t)g->m->cfg.vocab;
+    /* Sampling is independent per sequence (its own generator), so it runs in
+     * parallel with one sampler's scratch per thread; the rest is in order. */
+#pragma omp parallel for schedule(dynamic) if (n > 1)
     for (int i = 0; i < n; i++)
-        if (advance(g, g->act_slot[i], g->step_logits + (size_t)i * V, err) < 0) return -1;
+        g->act_tok[i] =
+            r1_sample(&g->samplers[omp_get_thread_num()], g->step_logits + (size_t)i * V,
+                      &g->o->sample, &g->slots[g->act_slot[i]].rng, &g->act_lp[i]);
+    for (int i = 0; i < n; i++)
+        if (advance(g, g->act_slot[i], g->act_tok[i], g->act_lp[i], err) < 0) return -1;
     return 0;
 }
 
@@ -233,7 +244,9 @@ static void gen_init(Gen *g, const R1Model *m, const R1Tokenizer *tok, const R1G
         g->max_stop = n > g->max_stop ? n : g->max_stop;
     }
     r1_dec_init(&g->dec, m, g->n_slots, g->n_slots, longest_prompt(r, NULL), g->max_new);
-    r1_sampler_init(&g->sampler, m->cfg.vocab);
+    g->n_samplers = omp_get_max_threads();
+    g->samplers = r1_xcalloc((size_t)g->n_samplers, sizeof *g->samplers);
+    for (int i = 0; i < g->n_samplers; i++) r1_sampler_init(&g->samplers[i], m->cfg.vocab);
     g->slots = r1_xcalloc((size_t)g->n_slots, sizeof(Slot));
     for (int s = 0; s < g->n_slots; s++) g->slots[s].q = -1;
     g->entry_of = r1_xmalloc(sizeof(int) * (size_t)r->n_prompts);
@@ -244,11 +257,13 @@ static void gen_init(Gen *g, const R1Model *m, const R1Tokenizer *tok, const R1G
     g->act_slot = r1_xmalloc(sizeof(int) * (size_t)g->n_slots);
     g->act_prefix = r1_xmalloc(sizeof(int) * (size_t)g->n_slots);
     g->act_tok = r1_xmalloc(sizeof(int) * (size_t)g->n_slots);
+    g->act_lp = r1_xmalloc(sizeof(float) * (size_t)g->n_slots);
 }
 
 static void gen_free(Gen *g) {
     r1_dec_free(&g->dec);
-    r1_sampler_free(&g->sampler);
+    for (int i = 0; i < g->n_samplers; i++) r1_sampler_free(&g->samplers[i]);
+    free(g->samplers), free(g->act_lp);
     free(g->slots), free(g->entry_of), free(g->entry_left), free(g->entry_logits);
     free(g->step_logits), free(g->act_slot), free(g->act_prefix), free(g->act_tok);
 }

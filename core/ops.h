@@ -25,6 +25,14 @@ void op_matmul_fwd(float *out, const float *inp, const float *w, const float *bi
 void op_matmul_bwd(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,
                    const float *w, int T, int IC, int OC);
 
+/* The same product as op_matmul_fwd, for generation: every output element is
+ * one dot product computed in a fixed order by one thread, so a row's result
+ * does not depend on how many other rows share the call, nor on the thread
+ * count (BLAS libraries pick kernels by shape, which round differently). Fast
+ * for the few rows of a decoding step: the weights are read once, unpacked. */
+void op_matmul_rows(float *out, const float *inp, const float *w, const float *bias, int T, int IC,
+                    int OC, int accumulate);
+
 /* out[t] = wte[ids[t]] */
 void op_embedding_fwd(float *out, const int *ids, const float *wte, int T, int C);
 void op_embedding_bwd(float *dwte, const float *dout, const int *ids, int T, int C);

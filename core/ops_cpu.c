@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
 #include "util.h"
 
 /* Loops over fewer elements than this run on one thread: starting a parallel
@@ -270,10 +271,7 @@ void op_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
 static float decode_scores(float *S, const float *q, const float *k, int ldkv, int n, int hd,
                            float scale, float mx) {
     for (int j = 0; j < n; j++) {
-        const float *kj = k + (size_t)j * ldkv;
-        float dot = 0.0f;
-        for (int i = 0; i < hd; i++) dot += q[i] * kj[i];
-        S[j] = dot * scale;
+        S[j] = dot8(q, k + (size_t)j * ldkv, hd) * scale;
         mx = S[j] > mx ? S[j] : mx;
     }
     return mx;

@@ -99,7 +99,9 @@ int r1_sample(R1Sampler *s, const float *logits, const R1SampleOpts *o, R1Rng *r
     int V = s->V, greedy = !(o->temperature > 0.0f);
     double inv_t = greedy ? 1.0 : 1.0 / (double)o->temperature;
     double mx = logits[argmax(logits, V)] * inv_t, z = 0.0;
-    for (int i = 0; i < V; i++) z += s->p[i] = exp(logits[i] * inv_t - mx);
+    /* expf of a float argument: ~1e-7 relative per term, far below what a
+     * float32 log-probability resolves; the sum stays in double. */
+    for (int i = 0; i < V; i++) z += s->p[i] = expf((float)(logits[i] * inv_t - mx));
     int tok;
     if (greedy) {
         tok = argmax(logits, V);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <omp.h>
 
 #include "fdcheck.h"
 #include "ops.h"
@@ -75,6 +76,43 @@ static void test_matmul(void **state) {
     assert_true(fd_max_error(matmul_loss, &c, c.b, db, 6, EPS, 64, "matmul dbias") < GRAD_TOL);
     free(c.inp), free(c.w), free(c.b), free(c.out), free(c.R), free(acc), free(dinp), free(dw);
     free(db);
+}
+
+/* op_matmul_rows: the double-precision product (1e-5 relative), with bias and
+ * accumulate, on shapes that exercise every kernel edge (rows not a multiple
+ * of 4, weight rows not a multiple of 3, IC not a multiple of 8); and each
+ * row's result bit-identical whatever the other rows and the thread count. */
+static void test_matmul_rows(void **state) {
+    (void)state;
+    R1Rng rng;
+    r1_rng_seed(&rng, 5);
+    const int T = 11, IC = 77, OC = 200;
+    float *x = r1_falloc(T * IC), *w = r1_falloc(OC * IC), *b = r1_falloc(OC);
+    float *out = r1_falloc(T * OC), *one = r1_falloc(OC), *acc = r1_falloc(T * OC);
+    fill_normal(x, T * IC, 1, &rng), fill_normal(w, OC * IC, 1, &rng), fill_normal(b, OC, 1, &rng);
+    double *ref = malloc(sizeof(double) * T * OC);
+    for (int t = 0; t < T; t++)
+        for (int o = 0; o < OC; o++) {
+            double s = b[o];
+            for (int i = 0; i < IC; i++) s += (double)x[t * IC + i] * w[o * IC + i];
+            ref[t * OC + o] = s;
+        }
+    op_matmul_rows(out, x, w, b, T, IC, OC, 0);
+    assert_true(max_rel(out, ref, (size_t)T * OC) < FWD_TOL);
+    for (int i = 0; i < T * OC; i++) acc[i] = 2.0f;
+    op_matmul_rows(acc, x, w, b, T, IC, OC, 1);
+    for (int i = 0; i < T * OC; i++)
+        assert_true(fabs(acc[i] - 2.0 - ref[i]) < 1e-5 * (1 + fabs(ref[i])));
+    for (int threads = 1; threads <= 3; threads++) {
+        omp_set_num_threads(threads);
+        for (int t = 0; t < T; t++) { /* row t alone, then inside a block starting elsewhere */
+            op_matmul_rows(one, x + t * IC, w, b, 1, IC, OC, 0);
+            assert_memory_equal(one, out + t * OC, sizeof(float) * OC);
+        }
+        op_matmul_rows(acc, x + 3 * IC, w, b, T - 3, IC, OC, 0);
+        assert_memory_equal(acc, out + 3 * OC, sizeof(float) * (T - 3) * OC);
+    }
+    free(x), free(w), free(b), free(out), free(one), free(acc), free(ref);
 }
 
 /* ---- embedding ------------------------------------------------------------- */
@@ -333,10 +371,11 @@ static void test_logprob(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul),        cmocka_unit_test(test_embedding),
-        cmocka_unit_test(test_rmsnorm),       cmocka_unit_test(test_rope),
-        cmocka_unit_test(test_attention_mha), cmocka_unit_test(test_attention_gqa),
-        cmocka_unit_test(test_swiglu),        cmocka_unit_test(test_logprob),
+        cmocka_unit_test(test_matmul),        cmocka_unit_test(test_matmul_rows),
+        cmocka_unit_test(test_embedding),     cmocka_unit_test(test_rmsnorm),
+        cmocka_unit_test(test_rope),          cmocka_unit_test(test_attention_mha),
+        cmocka_unit_test(test_attention_gqa), cmocka_unit_test(test_swiglu),
+        cmocka_unit_test(test_logprob),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
