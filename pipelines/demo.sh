@@ -6,9 +6,9 @@
 # Today it runs what the stages built so far provide: the run database with GSM8K and
 # generated tasks, the embedded tiny Qwen2-shaped model (configs/tiny: config.json and its
 # own byte-level BPE tokenizer) as a Hugging Face checkpoint, an R1 chat rendered and
-# tokenized, one forward + backward pass, and the R1 rewards on hand-written completions.
-# Rollout, GRPO, SFT and the R1-Zero -> R1 -> distillation loop arrive with their issues
-# and will run from this script.
+# tokenized, one forward + backward pass, the R1 rewards on hand-written completions, a cold
+# start (SFT of the tiny model on worked solutions) and two R1-Zero steps (rollout -> reward
+# -> GRPO) from it. The full R1-Zero -> R1 -> distillation scripts arrive with their issue.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="${R1_DEMO_DIR:-$root/runs/demo}"
@@ -31,6 +31,9 @@ echo "== 0. the run database: $db"
 "$bin/r1-data" import --db "$db" --format gsm8k --quiet "$root/tests/fixtures/gsm8k-train-300.jsonl"
 "$bin/r1-data" synth --db "$db" --task arith --n 200 --seed "$seed" --lang mixed --quiet
 "$bin/r1-data" synth --db "$db" --task countdown --n 100 --seed "$seed" --quiet
+# easy sums and differences: worked solutions for the cold start, fresh ones for RL
+"$bin/r1-data" synth --db "$db" --task arith --level 1 --n 1500 --split cold_start --seed "$seed" --quiet
+"$bin/r1-data" synth --db "$db" --task arith --level 1 --n 200 --split rl --seed "$((seed + 1))" --quiet
 "$bin/r1-data" stats --db "$db"
 "$bin/r1-data" sample --db "$db" --table prompts --dataset synth/countdown --n 1
 
@@ -56,4 +59,34 @@ good=$'<think>\n48 + 12 = 60\n</think>\n<answer>\n60\n</answer>'
 "$bin/r1-reward" explain --gold 60 --completion "$good"
 "$bin/r1-reward" explain --gold 60 --completion 'I think it is \boxed{61}.'
 
-echo "== next: rollout, GRPO and SFT on this model arrive with their issues"
+echo "== 5. cold start: SFT of the tiny model on worked arithmetic solutions in R1's format"
+# Each generated arithmetic task becomes a chat whose reply is <think> the worked
+# solution </think> <answer> the gold answer </answer>.
+sqlite3 "$db" "SELECT json_object('messages', json_array(
+      json_object('role', 'user', 'content', question),
+      json_object('role', 'assistant', 'content', '<think>' || char(10) || solution || char(10) ||
+                  '</think>' || char(10) || '<answer>' || char(10) || answer || char(10) || '</answer>')))
+    FROM prompts WHERE split = 'cold_start'" >"$out/cold_start.jsonl"
+"$bin/r1-data" import --db "$db" --format messages --kind cold_start --quiet "$out/cold_start.jsonl"
+"$bin/r1-sft" --db "$db" --kind cold_start --model "$out/base" --out "$out/sft" --epochs "${R1_DEMO_EPOCHS:-4}" \
+    --lr 3e-3 --warmup 10 --batch-tokens 4096 --pack --eval-split 0.05 --seed "$seed"
+
+echo "== 6. R1-Zero steps from the SFT model: rollout -> reward -> grpo"
+prev="$out/sft"
+rm -rf "$out/ref" && cp -r "$out/sft" "$out/ref"
+for step in 0 1 2; do
+    "$bin/r1-rollout" --db "$db" --model "$prev" --step "$step" --split rl --prompts 16 \
+        --group 8 --max-new-tokens 48 --temperature 1.0 --stop "</answer>" --seed "$seed" --quiet
+    "$bin/r1-reward" --db "$db" --step "$step" --quiet >/dev/null
+    "$bin/r1-grpo" --db "$db" --step "$step" --model "$prev" --ref "$out/ref" \
+        --out "$out/grpo-$((step + 1))" --lr 3e-4 --seed "$seed"
+    prev="$out/grpo-$((step + 1))"
+done
+sqlite3 -header -column "$db" "SELECT step, name, ROUND(mean, 3) AS mean FROM step_rewards ORDER BY step, name"
+sqlite3 -header -column "$db" "SELECT stage, step, name, ROUND(value, 4) AS value FROM metrics
+    WHERE name IN ('sft/eval_loss', 'rollout/completion_len_mean', 'rollout/tokens_per_s',
+    'grpo/kl', 'grpo/zero_std_frac', 'grpo/clip_frac_high') ORDER BY time"
+
+echo "== 7. the result, one greedy completion"
+"$bin/r1-model" generate --model "$prev" --prompt "Compute: 12 + 30 = ?" --temperature 0 \
+    --max-new-tokens 48 --stop "</answer>"
