@@ -16,7 +16,9 @@
 #   grpo:      bench/bench_grpo.sh: one GRPO step (16 prompts x 8 completions x 128 tokens) with
 #              bin/r1-rollout and bin/r1-grpo vs bench/bench_grpo_torch.py, split into rollout,
 #              reference forward and update.
-# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo]   (default: all)
+#   sft:       bench/bench_sft.sh: bin/r1-sft training tokens/s with packing at 2048 tokens vs
+#              bench/bench_sft_torch.py (the same samples and batches in PyTorch).
+# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -170,6 +172,7 @@ reward) bench_reward ;;
 import) bench_import ;;
 decode) bench_decode ;;
 grpo) "$here/bench_grpo.sh" ;;
+sft) "$here/bench_sft.sh" ;;
 all)
     bench_model
     bench_tokenizer
@@ -177,9 +180,10 @@ all)
     bench_import
     bench_decode
     "$here/bench_grpo.sh"
+    "$here/bench_sft.sh"
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft]" >&2
     exit 2
     ;;
 esac
