@@ -53,6 +53,10 @@ typedef struct {
     const int *tokens;    /* [n_tokens] */
     const int *seq_start; /* [n_seqs + 1] */
     const int *targets;   /* [n_tokens], < 0 for none; may be NULL */
+    /* With targets: compute the output layer only at rows that have a target
+     * (training does not need the others); a->logits then holds those rows in
+     * order and a->head_row[t] says which row belongs to token t (-1: none). */
+    int head_targets_only;
 } R1Batch;
 
 /* Activations kept by the forward for the backward, sized for one batch. */
@@ -69,6 +73,11 @@ typedef struct {
     float *lnf, *rstdf;     /* [T, C], [T] */
     float *logits;          /* [T, V]; the backward turns it into dlogits */
     float *logp, *lse_v;    /* [T] */
+    int *head_row;          /* [T]: row of logits for token t, or -1 */
+    int n_head;             /* rows of logits */
+    float *lnf_h;           /* [T, C] the final-norm rows the head ran on (head_targets_only) */
+    int *tgt_h;             /* [T] their targets */
+    float *logp_h, *lse_h;  /* [T] */
     float *rope_cos, *rope_sin;
     float *rope_inv; /* the frequencies the table was built from [head_dim / 2] */
     int rope_half;

@@ -26,12 +26,13 @@ void r1_acts_init(R1Acts *a) {
 }
 
 void r1_acts_free(R1Acts *a) {
-    float *bufs[] = {a->resid, a->ln1,      a->ln2,      a->mid,     a->rstd1, a->rstd2, a->qkv,
-                     a->att,   a->lse,      a->gu,       a->act,     a->lnf,   a->rstdf, a->logits,
-                     a->logp,  a->lse_v,    a->d_res,    a->d_ln,    a->d_qkv, a->d_att, a->d_gu,
-                     a->d_act, a->rope_cos, a->rope_sin, a->rope_inv};
+    float *bufs[] = {a->resid,    a->ln1,    a->ln2,    a->mid,   a->rstd1,    a->rstd2,
+                     a->qkv,      a->att,    a->lse,    a->gu,    a->act,      a->lnf,
+                     a->rstdf,    a->logits, a->logp,   a->lse_v, a->d_res,    a->d_ln,
+                     a->d_qkv,    a->d_att,  a->d_gu,   a->d_act, a->rope_cos, a->rope_sin,
+                     a->rope_inv, a->lnf_h,  a->logp_h, a->lse_h};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
-    free(a->pos);
+    free(a->pos), free(a->head_row), free(a->tgt_h);
     memset(a, 0, sizeof *a);
 }
 
@@ -83,6 +84,11 @@ static void acts_reserve(R1Acts *a, const Dims *d, int T) {
     a->d_att = r1_falloc(t * d->H * d->hd);
     a->d_gu = r1_falloc(t * 2 * d->I);
     a->d_act = r1_falloc(t * d->I);
+    a->head_row = r1_xmalloc(sizeof(int) * t);
+    a->tgt_h = r1_xmalloc(sizeof(int) * t);
+    a->lnf_h = r1_falloc(t * d->C);
+    a->logp_h = r1_falloc(t);
+    a->lse_h = r1_falloc(t);
 }
 
 /* Positions restart per sequence; the RoPE table covers the longest one. */
@@ -162,6 +168,25 @@ static void layer_forward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d
     op_matmul_fwd(xout, act, w->wdown, NULL, nT, d->I, d->C, 1);
 }
 
+/* The output layer and log-probabilities at the rows with a target only. */
+static void head_at_targets(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d) {
+    int n = 0, T = b->n_tokens;
+    for (int t = 0; t < T; t++) {
+        a->head_row[t] = b->targets[t] >= 0 ? n : -1;
+        if (b->targets[t] < 0) continue;
+        memcpy(a->lnf_h + (size_t)n * d->C, a->lnf + (size_t)t * d->C, sizeof(float) * d->C);
+        a->tgt_h[n++] = b->targets[t];
+    }
+    a->n_head = n;
+    op_matmul_fwd(a->logits, a->lnf_h, m->lm_head, NULL, n, d->C, d->V, 0);
+    op_logprob_fwd(a->logp_h, a->lse_h, a->logits, a->tgt_h, n, d->V);
+    for (int t = 0; t < T; t++) {
+        int r = a->head_row[t];
+        a->logp[t] = r >= 0 ? a->logp_h[r] : 0.0f;
+        a->lse_v[t] = r >= 0 ? a->lse_h[r] : 0.0f;
+    }
+}
+
 void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b) {
     Dims d = dims_of(&m->cfg);
     int T = b->n_tokens;
@@ -172,11 +197,17 @@ void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b) {
     for (int l = 0; l < d.L; l++) layer_forward(m, a, b, &d, l);
     op_rmsnorm_fwd(a->lnf, a->rstdf, a->resid + (size_t)d.L * T * d.C, m->norm, T, d.C,
                    m->cfg.rms_eps);
-    op_matmul_fwd(a->logits, a->lnf, m->lm_head, NULL, T, d.C, d.V, 0);
     a->loss = 0.0f;
     a->n_targets = 0;
-    if (!b->targets) return;
-    op_logprob_fwd(a->logp, a->lse_v, a->logits, b->targets, T, d.V);
+    if (b->targets && b->head_targets_only) {
+        head_at_targets(m, a, b, &d);
+    } else {
+        op_matmul_fwd(a->logits, a->lnf, m->lm_head, NULL, T, d.C, d.V, 0);
+        for (int t = 0; t < T; t++) a->head_row[t] = t;
+        a->n_head = T;
+        if (!b->targets) return;
+        op_logprob_fwd(a->logp, a->lse_v, a->logits, b->targets, T, d.V);
+    }
     double sum = 0.0;
     for (int t = 0; t < T; t++)
         if (b->targets[t] >= 0) {
@@ -226,6 +257,24 @@ static void layer_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *
     op_rmsnorm_bwd(dres, grad_of(m, w->ln1), a->d_ln, x, w->ln1, a->rstd1 + l * T, nT, d->C);
 }
 
+/* The backward of head_at_targets: dL/d(final norm output) into a->d_ln, zero
+ * at rows without a target (a->d_res serves as scratch; the caller clears it). */
+static void head_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d,
+                          const float *dlogp) {
+    int n = a->n_head, T = b->n_tokens;
+    for (int t = 0; t < T; t++)
+        if (a->head_row[t] >= 0) a->logp_h[a->head_row[t]] = dlogp[t]; /* now dL/dlogp */
+    op_logprob_bwd(a->logits, a->logits, a->lse_h, a->tgt_h, a->logp_h, n, d->V);
+    memset(a->d_res, 0, sizeof(float) * (size_t)n * d->C);
+    op_matmul_bwd(a->d_res, grad_of(m, m->lm_head), NULL, a->logits, a->lnf_h, m->lm_head, n, d->C,
+                  d->V);
+    memset(a->d_ln, 0, sizeof(float) * (size_t)T * d->C);
+    for (int t = 0; t < T; t++)
+        if (a->head_row[t] >= 0)
+            memcpy(a->d_ln + (size_t)t * d->C, a->d_res + (size_t)a->head_row[t] * d->C,
+                   sizeof(float) * d->C);
+}
+
 void r1_model_backward(R1Model *m, R1Acts *a, const R1Batch *b, const float *dlogp) {
     Dims d = dims_of(&m->cfg);
     int T = b->n_tokens;
@@ -240,12 +289,17 @@ void r1_model_backward(R1Model *m, R1Acts *a, const R1Batch *b, const float *dlo
         for (int t = 0; t < T; t++) keep[t] = a->n_targets ? -1.0f / (float)a->n_targets : 0.0f;
         dlogp = keep;
     }
-    /* Softmax backward in place: logits become dlogits. */
-    op_logprob_bwd(a->logits, a->logits, a->lse_v, b->targets, dlogp, T, d.V);
-    free(keep);
-    memset(a->d_ln, 0, sizeof(float) * (size_t)T * d.C);
-    op_matmul_bwd(a->d_ln, grad_of(m, m->lm_head), NULL, a->logits, a->lnf, m->lm_head, T, d.C,
-                  d.V);
+    if (b->head_targets_only) {
+        head_backward(m, a, b, &d, dlogp);
+        free(keep);
+    } else {
+        /* Softmax backward in place: logits become dlogits. */
+        op_logprob_bwd(a->logits, a->logits, a->lse_v, b->targets, dlogp, T, d.V);
+        free(keep);
+        memset(a->d_ln, 0, sizeof(float) * (size_t)T * d.C);
+        op_matmul_bwd(a->d_ln, grad_of(m, m->lm_head), NULL, a->logits, a->lnf, m->lm_head, T, d.C,
+                      d.V);
+    }
     memset(a->d_res, 0, sizeof(float) * (size_t)T * d.C);
     op_rmsnorm_bwd(a->d_res, grad_of(m, m->norm), a->d_ln, a->resid + (size_t)d.L * T * d.C,
                    m->norm, a->rstdf, T, d.C);

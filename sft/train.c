@@ -39,7 +39,7 @@ static void make_batch(Batch *b, const SftData *d, const int *idx, int n, R1Batc
         t += s->n;
     }
     b->start[n] = t;
-    *out = (R1Batch){n, T, b->tok, b->start, b->tgt};
+    *out = (R1Batch){n, T, b->tok, b->start, b->tgt, 1};
 }
 
 /* Mean cross-entropy over the held-out samples' targets. */

@@ -120,7 +120,7 @@ static void test_batch_invariance(void **s) {
     R1Acts a;
     make_model(&m, 0, 1, 7);
     r1_acts_init(&a);
-    R1Batch all = {3, 12, toks, starts, tgts};
+    R1Batch all = {3, 12, toks, starts, tgts, 0};
     float ones[12];
     for (int t = 0; t < 12; t++) ones[t] = -1.0f; /* loss = -sum logp */
     r1_model_forward(&m, &a, &all);
@@ -134,7 +134,7 @@ static void test_batch_invariance(void **s) {
     double gscale = 0.0, worst = 0.0;
     for (int q = 0; q < 3; q++) {
         int n = starts[q + 1] - starts[q], st[2] = {0, n};
-        R1Batch one = {1, n, toks + starts[q], st, tgts + starts[q]};
+        R1Batch one = {1, n, toks + starts[q], st, tgts + starts[q], 0};
         r1_model_forward(&m, &a, &one);
         for (int i = 0; i < n * 31; i++)
             assert_true(fabsf(a.logits[i] - logits[starts[q] * 31 + i]) < 1e-5f);
@@ -147,6 +147,49 @@ static void test_batch_invariance(void **s) {
     free(logits), free(g_all);
     r1_acts_free(&a);
     r1_model_free(&m);
+}
+
+/* head_targets_only: the output layer at target rows only gives the same
+ * log-probabilities, loss and gradients (1e-5, float32 rounding of products of
+ * other shapes) for both heads, tied and untied, with a weighted dL/dlogp. */
+static void head_only_equal(int llama, int tied) {
+    R1Model m;
+    R1Acts a;
+    make_model(&m, llama, tied, 9);
+    r1_acts_init(&a);
+    float w[12], logp[12];
+    for (int t = 0; t < 12; t++) w[t] = 0.1f * (float)(t % 5) - 0.2f;
+    R1Batch full = {3, 12, toks, starts, tgts, 0}, part = full;
+    part.head_targets_only = 1;
+    r1_model_alloc_grads(&m);
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &full);
+    float loss = a.loss, *g = r1_falloc(m.table.total);
+    memcpy(logp, a.logp, sizeof logp);
+    r1_model_backward(&m, &a, &full, w);
+    memcpy(g, m.grads, sizeof(float) * m.table.total);
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &part);
+    assert_int_equal(a.n_head, 11); /* one position has no target */
+    assert_true(fabsf(a.loss - loss) < 1e-5f);
+    for (int t = 0; t < 12; t++) {
+        assert_true(fabsf(a.logp[t] - logp[t]) < 1e-5f);
+        assert_int_equal(a.head_row[t] >= 0, tgts[t] >= 0);
+    }
+    r1_model_backward(&m, &a, &part, w);
+    double scale = 1e-30, worst = 0;
+    for (size_t i = 0; i < m.table.total; i++) scale = fmax(scale, fabs(g[i]));
+    for (size_t i = 0; i < m.table.total; i++) worst = fmax(worst, fabs(g[i] - m.grads[i]) / scale);
+    assert_true(worst < 1e-5);
+    free(g);
+    r1_acts_free(&a);
+    r1_model_free(&m);
+}
+
+static void test_head_targets_only(void **s) {
+    (void)s;
+    head_only_equal(0, 1);
+    head_only_equal(1, 0);
 }
 
 static void rm_tree(char *dir) {
@@ -283,11 +326,11 @@ static void test_batch_check(void **s) {
     R1Err err;
     make_model(&m, 0, 1, 3);
     int bad[3] = {1, 31, 2}, st[2] = {0, 3};
-    R1Batch b = {1, 3, bad, st, NULL};
+    R1Batch b = {1, 3, bad, st, NULL, 0};
     assert_int_equal(r1_batch_check(&m, &b, &err), -1);
     assert_non_null(strstr(err.msg, "token 1 has id 31"));
     int longseq[65] = {0}, st2[2] = {0, 65};
-    R1Batch b2 = {1, 65, longseq, st2, NULL};
+    R1Batch b2 = {1, 65, longseq, st2, NULL, 0};
     assert_int_equal(r1_batch_check(&m, &b2, &err), -1);
     assert_non_null(strstr(err.msg, "max_position_embeddings"));
     r1_model_free(&m);
@@ -299,6 +342,7 @@ int main(void) {
         cmocka_unit_test(test_grads_weighted_logp), cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_save_load_roundtrip), cmocka_unit_test(test_save_sharded),
         cmocka_unit_test(test_load_refusals),       cmocka_unit_test(test_batch_check),
+        cmocka_unit_test(test_head_targets_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
