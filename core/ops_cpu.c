@@ -279,10 +279,15 @@ static float decode_scores(float *S, const float *q, const float *k, int ldkv, i
 
 /* o += sum_j S[j] v[j] over rows [0, n) of v. */
 static void decode_mix(float *o, const float *S, const float *v, int ldkv, int n, int hd) {
-    for (int j = 0; j < n; j++) {
-        const float *vj = v + (size_t)j * ldkv;
-        for (int i = 0; i < hd; i++) o[i] += S[j] * vj[i];
+    int i = 0;
+    for (; i + 8 <= hd; i += 8) { /* eight outputs in a register across all rows */
+        V8 acc = V8_LOAD(o + i);
+        for (int j = 0; j < n; j++)
+            acc = V8_FMA(V8_SET1(S[j]), V8_LOAD(v + (size_t)j * ldkv + i), acc);
+        V8_STORE(o + i, acc);
     }
+    for (; i < hd; i++)
+        for (int j = 0; j < n; j++) o[i] = fmaf(S[j], v[(size_t)j * ldkv + i], o[i]);
 }
 
 void op_attention_decode(float *out, const float *q, int ldq, const float *const *kp,

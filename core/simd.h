@@ -15,6 +15,8 @@ typedef __m256 V8;
 #define V8_ZERO()       _mm256_setzero_ps()
 #define V8_LOAD(p)      _mm256_loadu_ps(p)
 #define V8_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define V8_SET1(x)      _mm256_set1_ps(x)
+#define V8_STORE(p, v)  _mm256_storeu_ps(p, v)
 #define PREFETCH(p)     _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 static inline float v8_sum(V8 v) {
@@ -36,6 +38,14 @@ static inline V8 V8_LOAD(const float *p) {
     V8 v;
     for (int i = 0; i < 8; i++) v.l[i] = p[i];
     return v;
+}
+static inline V8 V8_SET1(float x) {
+    V8 v;
+    for (int i = 0; i < 8; i++) v.l[i] = x;
+    return v;
+}
+static inline void V8_STORE(float *p, V8 v) {
+    for (int i = 0; i < 8; i++) p[i] = v.l[i];
 }
 static inline V8 V8_FMA(V8 a, V8 b, V8 c) {
     for (int i = 0; i < 8; i++) c.l[i] = fmaf(a.l[i], b.l[i], c.l[i]);
