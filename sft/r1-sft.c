@@ -23,6 +23,8 @@ static const char *USAGE =
     "  --warmup N             steps of linear warmup (default 0)\n"
     "  --max-len L            tokens per sample; longer ones are cut and counted (default 4096)\n"
     "  --batch-tokens N       tokens per optimizer step (default 8192)\n"
+    "  --micro-batch-tokens N gradient accumulation chunk: bounds activation memory\n"
+    "                         (default 8192; the gradient is the same)\n"
     "  --pack                 fill each batch in shuffled order (else by similar length);\n"
     "                         either way each sample keeps its own attention and positions\n"
     "  --loss assistant|all   train on assistant tokens (default) or on every token\n"
@@ -73,6 +75,7 @@ static int take(SftArgs *a, const char *f, const char *v) {
     } l[] = {{"--epochs", &a->epochs, 1, 1000},
              {"--warmup", &a->warmup, 0, LONG_MAX / 4},
              {"--max-len", &a->max_len, 2, 1 << 24},
+             {"--micro-batch-tokens", &a->micro_tokens, 1, 1L << 30},
              {"--batch-tokens", &a->batch_tokens, 2, 1L << 30},
              {"--save-every", &a->save_every, 0, LONG_MAX / 4},
              {"--log-every", &a->log_every, 1, LONG_MAX / 4}};
@@ -95,7 +98,8 @@ static int take(SftArgs *a, const char *f, const char *v) {
 static int parse_args(SftArgs *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
     a->epochs = 1, a->lr = 1e-5, a->schedule = "cosine", a->min_lr_ratio = 0.1;
-    a->max_len = 4096, a->batch_tokens = 8192, a->max_grad_norm = 1.0, a->weight_decay = 0.1;
+    a->max_len = 4096, a->batch_tokens = 8192, a->micro_tokens = 8192, a->max_grad_norm = 1.0,
+    a->weight_decay = 0.1;
     a->log_every = 10;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];

@@ -12,7 +12,7 @@
 
 typedef struct {
     const char *db, *kinds, *model, *out, *tpl, *dump, *schedule;
-    long epochs, warmup, max_len, batch_tokens, save_every, log_every;
+    long epochs, warmup, max_len, batch_tokens, micro_tokens, save_every, log_every;
     double lr, min_lr_ratio, eval_frac, max_grad_norm, weight_decay;
     unsigned long long seed;
     int pack, loss_all, resume, dry_run, quiet, json;

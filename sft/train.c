@@ -1,6 +1,7 @@
 /* train.c - the SFT loop: one AdamW step per planned batch (mean cross-entropy
  * over the batch's target tokens), checkpoints with the data position, exact
  * resumption, eval loss and metrics. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +193,37 @@ typedef struct {
     double t0;
 } Window;
 
+/* The gradient of one batch's mean cross-entropy, accumulated over micro-batches
+ * of at most --micro-batch-tokens (each token's dL/dlogp is -1 / the batch's
+ * target count, so the sum is the whole batch's gradient). Returns the loss; *rb
+ * is the last micro-batch (the whole batch when it fits in one, as --dry-run
+ * needs). */
+static double batch_gradients(R1Model *m, R1Acts *acts, Batch *b, const SftArgs *a,
+                              const SftData *d, const int *idx, int n, R1Batch *rb, float **dlogp,
+                              long *n_tokens) {
+    long targets = 0;
+    for (int i = 0; i < n; i++) targets += d->s[idx[i]].n_targets;
+    long micro = a->dry_run ? LONG_MAX : a->micro_tokens;
+    double loss = 0;
+    r1_model_zero_grad(m);
+    for (int at = 0; at < n;) {
+        int k = 0;
+        long tok = 0;
+        while (at + k < n && (k == 0 || tok + d->s[idx[at + k]].n <= micro))
+            tok += d->s[idx[at + k++]].n;
+        make_batch(b, d, idx + at, k, rb);
+        *dlogp = r1_xrealloc(*dlogp, sizeof(float) * (size_t)rb->n_tokens);
+        for (int t = 0; t < rb->n_tokens; t++)
+            (*dlogp)[t] = rb->targets[t] >= 0 ? -1.0f / (float)targets : 0.0f;
+        r1_model_forward(m, acts, rb);
+        r1_model_backward(m, acts, rb, *dlogp);
+        loss += (double)acts->loss * acts->n_targets / (double)targets;
+        *n_tokens += rb->n_tokens;
+        at += k;
+    }
+    return loss;
+}
+
 int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const SftPlan *p,
               R1Err *err) {
     R1Model *m = &pol->model;
@@ -215,6 +247,7 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
     R1Acts acts;
     r1_acts_init(&acts);
     Batch b = {0};
+    float *dlogp = NULL;
     r1_model_alloc_grads(m);
     Progress prog;
     progress_init(&prog, "sft", a->quiet || a->json);
@@ -228,30 +261,28 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
         const int *idx = p->idx + p->start[step];
         int n = p->start[step + 1] - p->start[step];
         R1Batch rb;
-        make_batch(&b, d, idx, n, &rb);
-        r1_model_zero_grad(m);
-        r1_model_forward(m, &acts, &rb);
-        r1_model_backward(m, &acts, &rb, NULL);
+        long n_tokens = 0;
+        double loss = batch_gradients(m, &acts, &b, a, d, idx, n, &rb, &dlogp, &n_tokens);
         double norm = r1_clip_grad_norm(m->grads, m->table.total, a->max_grad_norm);
-        if (!isfinite(acts.loss) || !isfinite(norm)) {
+        if (!isfinite(loss) || !isfinite(norm)) {
             rc = r1_seterr(err,
                            "step %ld: the loss (%g) or gradient norm (%g) is not finite; "
                            "stopping, %s keeps its last checkpoint",
-                           step + 1, acts.loss, norm, a->out ? a->out : "--out");
+                           step + 1, loss, norm, a->out ? a->out : "--out");
             break;
         }
         if (a->dry_run) {
             rc = dump(a, m, &acts, d, idx, n, &rb, err);
             if (rc == 0 && !a->quiet)
                 printf("dry run: batch 1 of %ld, %d samples, %d tokens, loss %.6f\n", total, n,
-                       rb.n_tokens, acts.loss);
+                       rb.n_tokens, loss);
             break;
         }
         double lr = r1_schedule_lr(&sched, step);
         r1_adamw_step(&opt, m->params, m->grads, (float)lr);
-        w.loss += acts.loss, w.norm += norm, w.tokens += rb.n_tokens, w.steps++;
-        last_loss = acts.loss;
-        tokens_all += rb.n_tokens;
+        w.loss += loss, w.norm += norm, w.tokens += n_tokens, w.steps++;
+        last_loss = loss;
+        tokens_all += n_tokens;
         progress_update(&prog, step + 1, total);
         int last = step + 1 == total,
             ckpt = last || (a->save_every > 0 && (step + 1) % a->save_every == 0);
@@ -281,7 +312,7 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
                    secs > 0 ? tokens_all / secs : 0.0, last_loss, "");
         if (!a->json && !isnan(last_eval)) printf("sft: eval loss %.4f\n", last_eval);
     }
-    free(b.tok), free(b.tgt), free(b.start);
+    free(b.tok), free(b.tgt), free(b.start), free(dlogp);
     r1_acts_free(&acts);
     r1_adamw_free(&opt);
     return rc;

@@ -200,6 +200,30 @@ expect_error "resume: a checkpoint of another --epochs is refused" "different ru
 "$sft" --db "$tmp/runC.db" --out "$tmp/C" "${run[@]}" --resume 2>"$tmp/C.err"
 check "resume: --resume with no checkpoint starts fresh, equal to A" 'same_run "$tmp/A" "$tmp/C"'
 
+# ------------------------------------------------------------------ 2b. micro-batches
+# --micro-batch-tokens splits each batch for gradient accumulation; the gradient
+# is still the batch's. At --lr 0 the weights stay put, so every step's loss and
+# gradient norm (before clipping) must agree with one chunk per batch to float
+# rounding (1e-5 relative: the products have other shapes).
+copydb resume micro1 && copydb resume micro2
+for k in 1 2; do
+    [ "$k" = 1 ] && mt=() || mt=(--micro-batch-tokens 60)
+    "$sft" --db "$tmp/micro$k.db" --kind cold_start --model "$tmp/tiny" --out "$tmp/M$k" --epochs 1 \
+        --batch-tokens 400 "${mt[@]}" --pack --lr 0 --max-grad-norm 0 --log-every 1 --seed 7 \
+        --quiet >/dev/null 2>&1
+done
+metric_rows() { q "$tmp/$1.db" "SELECT step, name, value FROM metrics WHERE stage = 'sft' AND name IN ('sft/train_loss', 'sft/grad_norm') ORDER BY step, name"; }
+worst=$("$R1_PY" - "$(metric_rows micro1)" "$(metric_rows micro2)" <<'EOF'
+import sys
+a = [l.split("|") for l in sys.argv[1].splitlines()]
+b = [l.split("|") for l in sys.argv[2].splitlines()]
+ok = len(a) == len(b) > 2 and all(x[:2] == y[:2] for x, y in zip(a, b))
+print(f"{max(abs(float(x[2]) - float(y[2])) / abs(float(x[2])) for x, y in zip(a, b)):.2e}" if ok else "mismatch")
+EOF
+)
+check "--micro-batch-tokens 60 (several chunks a batch): same loss and gradient norm each step (relerr ${worst:-?})" \
+    '[ -n "$worst" ] && [ "$worst" != mismatch ] && awk "BEGIN { exit !($worst <= 1e-5) }"'
+
 # ------------------------------------------------------------------ 3. metrics
 
 copydb resume metrics
