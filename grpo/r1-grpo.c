@@ -1,14 +1,13 @@
 /* r1-grpo - one GRPO update step from a step's scored rollouts (see --help and
  * grpo/README.md). Exit status: 0 done, 1 failed (message on stderr; nothing
  * written), 2 bad usage. */
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "checkpoint.h"
 #include "stage.h"
 
@@ -41,26 +40,6 @@ static const char *USAGE =
     "The updated model goes to --out (atomically) with optimizer.safetensors beside it;\n"
     "optimizer state found beside --model is continued.\n";
 
-static int num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi))
-        return fprintf(stderr, "%s: %s %s: expected a number in [%g, %g]\n", WHO, flag, v, lo, hi),
-               -1;
-    *out = x;
-    return 0;
-}
-
-static int whole(const char *flag, const char *v, long lo, long hi, long *out) {
-    double x;
-    if (num(flag, v, (double)lo, (double)hi, &x)) return -1;
-    if (x != floor(x))
-        return fprintf(stderr, "%s: %s %s: expected a whole number\n", WHO, flag, v), -1;
-    *out = (long)x;
-    return 0;
-}
-
 /* One option with a value: 0 taken, -1 bad value, 1 unknown. */
 static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
     const char **strs[] = {&a->db, &a->model, &a->ref, &a->out, &a->dump};
@@ -91,7 +70,7 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (!strcmp(f, d[i].n)) {
             if (!strcmp(f, "--epsilon-high")) *eps_high_set = 1;
-            return num(f, v, d[i].lo, d[i].hi, d[i].p);
+            return r1_arg_double(WHO, f, v, d[i].lo, d[i].hi, d[i].p);
         }
     struct {
         const char *n;
@@ -103,12 +82,8 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
              {"--max-new-tokens", &a->max_new, 1, 1 << 24},
              {"--ref-reset-every", &a->ref_reset_every, 0, LONG_MAX / 4}};
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
-        if (!strcmp(f, l[i].n)) return whole(f, v, l[i].lo, l[i].hi, l[i].p);
-    if (!strcmp(f, "--seed")) {
-        double s;
-        if (num(f, v, 0, 9007199254740992.0, &s)) return -1;
-        return a->seed = (unsigned long long)s, 0;
-    }
+        if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
+    if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
     return 1;
 }
 

@@ -1,12 +1,12 @@
 /* common.c - what the r1-reward subcommands share: the scoring options, the
  * prefilled-think heuristic, number parsing and progress on a terminal. */
 #define _GNU_SOURCE /* memmem */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 
 void score_flags_init(ScoreFlags *f) {
@@ -15,15 +15,7 @@ void score_flags_init(ScoreFlags *f) {
 }
 
 int parse_long(const char *s, long lo, long hi, long *out, const char *who, const char *flag) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "%s: %s needs an integer in [%ld, %ld], not '%s'\n", who, flag, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    return r1_arg_long(who, flag, s, lo, hi, out);
 }
 
 /* Flags with an int value: where each one goes. */

@@ -1,13 +1,13 @@
 /* r1-rollout - sample G completions for each of K prompts of a step into the
  * run database (see --help and README). Exit status: 0 done (or nothing to
  * do), 1 failed (message on stderr, nothing written), 2 bad usage. */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "policy.h"
 #include "progress.h"
 #include "rollout.h"
@@ -48,26 +48,6 @@ typedef struct {
     int n_stop, quiet, json, force;
 } Args;
 
-static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi))
-        return fprintf(stderr, "%s: %s %s: expected a number in [%g, %g]\n", WHO, flag, v, lo, hi),
-               -1;
-    *out = x;
-    return 0;
-}
-
-static int parse_int(const char *flag, const char *v, long lo, long hi, long *out) {
-    double x;
-    if (parse_num(flag, v, (double)lo, (double)hi, &x)) return -1;
-    if (x != (double)(long)x)
-        return fprintf(stderr, "%s: %s %s: expected a whole number\n", WHO, flag, v), -1;
-    *out = (long)x;
-    return 0;
-}
-
 /* "\n", "\t", "\\" in a stop string become the characters. */
 static char *unescape(const char *s) {
     char *out = r1_xmalloc(strlen(s) + 1), *o = out;
@@ -101,14 +81,11 @@ static int take(Args *a, const char *f, const char *v) {
                 {"--top-k", &a->top_k, 0, INT_MAX},
                 {"--batch", &a->batch, 1, 1 << 16}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
-        if (!strcmp(f, ints[i].name)) return parse_int(f, v, ints[i].lo, ints[i].hi, ints[i].out);
-    if (!strcmp(f, "--temperature")) return parse_num(f, v, 0, 100, &a->temperature);
-    if (!strcmp(f, "--top-p")) return parse_num(f, v, 1e-9, 1, &a->top_p);
-    if (!strcmp(f, "--seed")) {
-        double s;
-        if (parse_num(f, v, 0, 9007199254740992.0, &s)) return -1;
-        return a->seed = (unsigned long long)s, 0;
-    }
+        if (!strcmp(f, ints[i].name))
+            return r1_arg_long(WHO, f, v, ints[i].lo, ints[i].hi, ints[i].out);
+    if (!strcmp(f, "--temperature")) return r1_arg_double(WHO, f, v, 0, 100, &a->temperature);
+    if (!strcmp(f, "--top-p")) return r1_arg_double(WHO, f, v, 1e-9, 1, &a->top_p);
+    if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
     if (!strcmp(f, "--stop")) {
         if (a->n_stop == MAX_STOP)
             return fprintf(stderr, "%s: at most %d --stop strings\n", WHO, MAX_STOP), -1;

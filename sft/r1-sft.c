@@ -1,14 +1,13 @@
 /* r1-sft - supervised fine-tuning on the run database's sft_samples (see
  * --help and sft/README.md). Exit status: 0 done, 1 failed (message on
  * stderr; --out keeps its last complete checkpoint), 2 bad usage. */
-#include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "stage.h"
 
 static const char *WHO = "r1-sft";
@@ -38,17 +37,6 @@ static const char *USAGE =
     "  --dry-run --dump F     the first batch's loss, per-sample losses and gradients to F\n"
     "  --quiet, --json        no summary / the summary as one JSON line\n";
 
-static int num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi))
-        return fprintf(stderr, "%s: %s %s: expected a number in [%g, %g]\n", WHO, flag, v, lo, hi),
-               -1;
-    *out = x;
-    return 0;
-}
-
 static int take(SftArgs *a, const char *f, const char *v) {
     const char **strs[] = {&a->db, &a->kinds, &a->model, &a->out, &a->tpl, &a->dump, &a->schedule};
     const char *sn[] = {"--db", "--kind", "--model", "--out", "--template", "--dump", "--schedule"};
@@ -68,7 +56,7 @@ static int take(SftArgs *a, const char *f, const char *v) {
              {"--max-grad-norm", &a->max_grad_norm, 0, 1e12},
              {"--weight-decay", &a->weight_decay, 0, 10}};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
-        if (!strcmp(f, d[i].n)) return num(f, v, d[i].lo, d[i].hi, d[i].p);
+        if (!strcmp(f, d[i].n)) return r1_arg_double(WHO, f, v, d[i].lo, d[i].hi, d[i].p);
     struct {
         const char *n;
         long *p, lo, hi;
@@ -80,18 +68,8 @@ static int take(SftArgs *a, const char *f, const char *v) {
              {"--save-every", &a->save_every, 0, LONG_MAX / 4},
              {"--log-every", &a->log_every, 1, LONG_MAX / 4}};
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
-        if (!strcmp(f, l[i].n)) {
-            double x;
-            if (num(f, v, (double)l[i].lo, (double)l[i].hi, &x)) return -1;
-            if (x != floor(x))
-                return fprintf(stderr, "%s: %s %s: expected a whole number\n", WHO, f, v), -1;
-            return *l[i].p = (long)x, 0;
-        }
-    if (!strcmp(f, "--seed")) {
-        double s;
-        if (num(f, v, 0, 9007199254740992.0, &s)) return -1;
-        return a->seed = (unsigned long long)s, 0;
-    }
+        if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
+    if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
     return 1;
 }
 

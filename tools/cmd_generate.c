@@ -1,12 +1,12 @@
 /* cmd_generate.c - `r1-model generate`: one completion streamed to the
  * terminal, for a person trying a model. The same sampler and KV-cache
  * decoder as bin/r1-rollout, with one sequence. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cmds.h"
 #include "generate.h"
 #include "policy.h"
@@ -29,20 +29,12 @@ typedef struct {
     const char *model, *prompt, *tpl, *system, *tokenizer;
     const char *stop[16];
     int n_stop, raw;
-    double temperature, top_p, top_k, max_new, seed;
+    double temperature, top_p;
+    long top_k, max_new;
+    unsigned long long seed;
 } GenArgs;
 
-static int num(const char *flag, const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (errno || end == v || *end || !(x >= lo && x <= hi))
-        return fprintf(stderr, "r1-model generate: %s %s: expected a number in [%g, %g]\n", flag, v,
-                       lo, hi),
-               -1;
-    *out = x;
-    return 0;
-}
+static const char *WHO = "r1-model generate";
 
 static int gen_parse(GenArgs *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
@@ -67,15 +59,15 @@ static int gen_parse(GenArgs *a, int argc, char **argv) {
         else if (!strcmp(f, "--tokenizer"))
             a->tokenizer = v;
         else if (!strcmp(f, "--temperature"))
-            rc = num(f, v, 0, 100, &a->temperature);
+            rc = r1_arg_double(WHO, f, v, 0, 100, &a->temperature);
         else if (!strcmp(f, "--top-p"))
-            rc = num(f, v, 1e-9, 1, &a->top_p);
+            rc = r1_arg_double(WHO, f, v, 1e-9, 1, &a->top_p);
         else if (!strcmp(f, "--top-k"))
-            rc = num(f, v, 0, 1e9, &a->top_k);
+            rc = r1_arg_long(WHO, f, v, 0, 1000000000, &a->top_k);
         else if (!strcmp(f, "--max-new-tokens"))
-            rc = num(f, v, 1, 1 << 24, &a->max_new);
+            rc = r1_arg_long(WHO, f, v, 1, 1 << 24, &a->max_new);
         else if (!strcmp(f, "--seed"))
-            rc = num(f, v, 0, 9007199254740992.0, &a->seed);
+            rc = r1_arg_seed(WHO, f, v, &a->seed);
         else if (!strcmp(f, "--stop") && a->n_stop < 16 && *v)
             a->stop[a->n_stop++] = v;
         else
