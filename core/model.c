@@ -365,3 +365,25 @@ void r1_rope_inv_freq(const R1Config *c, float *inv_freq) {
         inv_freq[i] = (float)f;
     }
 }
+
+int r1_model_dump_grads(const R1Model *m, const R1StWriteTensor *extra, int n_extra,
+                        const char *path, R1Err *err) {
+    int n = n_extra + m->table.n;
+    R1StWriteTensor *ts = r1_xcalloc((size_t)n, sizeof *ts);
+    char **names = r1_xcalloc((size_t)m->table.n, sizeof *names);
+    memcpy(ts, extra, sizeof *ts * (size_t)n_extra);
+    for (int i = 0; i < m->table.n; i++) {
+        const R1Param *p = &m->table.p[i];
+        size_t len = strlen(p->name) + 6;
+        names[i] = r1_xmalloc(len);
+        snprintf(names[i], len, "grad.%s", p->name);
+        R1StWriteTensor *t = &ts[n_extra + i];
+        *t = (R1StWriteTensor){
+            .name = names[i], .dtype = R1_F32, .ndim = p->ndim, .data = m->grads + p->offset};
+        memcpy(t->shape, p->shape, sizeof p->shape);
+    }
+    int rc = r1_st_write(path, ts, n, NULL, 0, err);
+    for (int i = 0; i < m->table.n; i++) free(names[i]);
+    free(names), free(ts);
+    return rc;
+}

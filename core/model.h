@@ -119,6 +119,12 @@ void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b);
  * a->logits into dlogits, so it runs once per forward. */
 void r1_model_backward(R1Model *m, R1Acts *a, const R1Batch *b, const float *dlogp);
 
+/* Writes extra[0..n_extra) and then grad.<name> of every parameter to one
+ * safetensors file (atomically): the dump that r1-model forward, r1-grpo and
+ * r1-sft write for checking against PyTorch. Needs m->grads. */
+int r1_model_dump_grads(const R1Model *m, const R1StWriteTensor *extra, int n_extra,
+                        const char *path, R1Err *err);
+
 /* Rotary inverse frequencies for a config, with llama3 scaling when set. */
 void r1_rope_inv_freq(const R1Config *c, float *inv_freq);
 

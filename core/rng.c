@@ -2,6 +2,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
@@ -38,4 +39,14 @@ double r1_rng_normal(R1Rng *r) {
     double u1 = 1.0 - r1_rng_uniform(r); /* (0, 1]: log stays finite */
     double u2 = r1_rng_uniform(r);
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+void r1_rng_shuffle(R1Rng *r, void *base, size_t n, size_t size) {
+    unsigned char *a = base, t[16];
+    for (size_t i = n; i-- > 1;) {
+        size_t j = (size_t)(r1_rng_u64(r) % (uint64_t)(i + 1));
+        memcpy(t, a + i * size, size);
+        memcpy(a + i * size, a + j * size, size);
+        memcpy(a + j * size, t, size);
+    }
 }

@@ -565,14 +565,6 @@ static const struct {
     int n, lo, hi, tlo, thi, large;
 } cd_levels[] = {{3, 1, 20, 1, 100, 0}, {4, 1, 50, 10, 200, 0}, {4, 1, 10, 100, 999, 1}};
 
-static void shuffle(int64_t *a, int n, R1Rng *r) {
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)rnd(r, 0, i);
-        int64_t t = a[i];
-        a[i] = a[j], a[j] = t;
-    }
-}
-
 /* A random tree over leaves[lo, hi), each node's operator drawn among those
  * that keep the result a positive integer. */
 static int cd_build(Tree *t, R1Rng *r, const int64_t *leaves, int lo, int hi) {
@@ -625,7 +617,8 @@ static int countdown(R1SynthItem *it, R1Rng *r) {
         int64_t nums[4], leaves[4];
         cd_numbers(nums, it->level, r);
         memcpy(leaves, nums, sizeof nums);
-        shuffle(leaves, n, r); /* the equation's order is not the question's */
+        r1_rng_shuffle(r, leaves, (size_t)n,
+                       sizeof *leaves); /* the equation's order is not the question's */
         Tree t = {.count = 0};
         int root = cd_build(&t, r, leaves, 0, n);
         if (root < 0 || !target_ok(t.n[root].v, nums, n, it->level)) continue;

@@ -140,28 +140,14 @@ static void micro(R1Model *m, R1Acts *a, Pack *p, const GrpoArgs *ga, const GSte
 /* loss [1], advantages [n rollouts], logp [first minibatch's tokens], grad.<name>. */
 static int dump(const R1Model *m, const GStep *s, const Acc *acc, double loss, const char *path,
                 R1Err *err) {
-    int n = m->table.n + 3;
-    R1StWriteTensor *ts = r1_xcalloc((size_t)n, sizeof *ts);
-    char **names = r1_xcalloc((size_t)n, sizeof *names);
     float lossf = (float)loss, *adv = r1_falloc((size_t)s->n);
     for (int i = 0; i < s->n; i++) adv[i] = (float)s->r[i].adv;
-    ts[0] = (R1StWriteTensor){.name = "loss", .dtype = R1_F32, .ndim = 1, .data = &lossf};
-    ts[0].shape[0] = 1;
-    ts[1] = (R1StWriteTensor){.name = "advantages", .dtype = R1_F32, .ndim = 1, .data = adv};
-    ts[1].shape[0] = s->n;
-    ts[2] = (R1StWriteTensor){.name = "logp", .dtype = R1_F32, .ndim = 1, .data = acc->logp};
-    ts[2].shape[0] = acc->n_logp;
-    for (int i = 0; i < m->table.n; i++) {
-        const R1Param *q = &m->table.p[i];
-        names[i] = r1_xmalloc(strlen(q->name) + 6);
-        sprintf(names[i], "grad.%s", q->name);
-        ts[i + 3] = (R1StWriteTensor){
-            .name = names[i], .dtype = R1_F32, .ndim = q->ndim, .data = m->grads + q->offset};
-        memcpy(ts[i + 3].shape, q->shape, sizeof q->shape);
-    }
-    int rc = r1_st_write(path, ts, n, NULL, 0, err);
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names), free(ts), free(adv);
+    R1StWriteTensor ts[3] = {
+        {.name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &lossf},
+        {.name = "advantages", .dtype = R1_F32, .ndim = 1, .shape = {s->n}, .data = adv},
+        {.name = "logp", .dtype = R1_F32, .ndim = 1, .shape = {acc->n_logp}, .data = acc->logp}};
+    int rc = r1_model_dump_grads(m, ts, 3, path, err);
+    free(adv);
     return rc;
 }
 
@@ -172,10 +158,7 @@ static int *shuffled(const GrpoArgs *a, const GStep *s, long it) {
         if (s->r[i].active) idx[n++] = i;
     R1Rng rng;
     r1_rng_seed(&rng, r1_seq_seed(a->seed, (uint64_t)a->step, (uint64_t)it, 0x6772706fULL));
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(r1_rng_u64(&rng) % (uint64_t)(i + 1)), t = idx[i];
-        idx[i] = idx[j], idx[j] = t;
-    }
+    r1_rng_shuffle(&rng, idx, (size_t)n, sizeof *idx);
     return idx;
 }
 

@@ -35,11 +35,7 @@ static void shuffle(int64_t *out, const int64_t *ids, int n, uint64_t seed, long
     memcpy(out, ids, sizeof *out * (size_t)n);
     R1Rng rng;
     r1_rng_seed(&rng, r1_seq_seed(seed, 0x70726f6d707473ULL /* "prompts" */, (uint64_t)epoch, 0));
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(r1_rng_u64(&rng) % (uint64_t)(i + 1));
-        int64_t t = out[i];
-        out[i] = out[j], out[j] = t;
-    }
+    r1_rng_shuffle(&rng, out, (size_t)n, sizeof *out);
 }
 
 static int fetch_questions(R1Db *db, RolloutPrompt *p, int K, R1Err *err) {

@@ -134,15 +134,6 @@ void sft_data_free(SftData *d) {
     memset(d, 0, sizeof *d);
 }
 
-static void shuffle(int *v, int n, uint64_t seed) {
-    R1Rng rng;
-    r1_rng_seed(&rng, seed);
-    for (int i = n - 1; i > 0; i--) {
-        int j = (int)(r1_rng_u64(&rng) % (uint64_t)(i + 1)), t = v[i];
-        v[i] = v[j], v[j] = t;
-    }
-}
-
 /* Without packing, windows of the shuffled order are sorted by length so a
  * batch holds samples of similar length (r1c never pads, so this changes only
  * how many samples share a batch, not the loss of any). */
@@ -168,7 +159,9 @@ void sft_plan(const SftArgs *a, const SftData *d, SftPlan *p) {
         int *v = p->idx + k, m = 0;
         for (int i = 0; i < d->n; i++)
             if (!d->s[i].eval) v[m++] = i;
-        shuffle(v, m, r1_seq_seed(a->seed, (uint64_t)e, 0x736674ULL, 0));
+        R1Rng rng;
+        r1_rng_seed(&rng, r1_seq_seed(a->seed, (uint64_t)e, 0x736674ULL, 0));
+        r1_rng_shuffle(&rng, v, (size_t)m, sizeof *v);
         if (!a->pack) sort_windows(v, m, d);
         long tokens = 0;
         for (int i = 0; i < m; i++) {

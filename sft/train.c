@@ -156,9 +156,6 @@ static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt
  * and grad.<name> of the first batch. */
 static int dump(const SftArgs *a, const R1Model *m, const R1Acts *acts, const SftData *d,
                 const int *idx, int n, const R1Batch *b, R1Err *err) {
-    int k = m->table.n + 3;
-    R1StWriteTensor *ts = r1_xcalloc((size_t)k, sizeof *ts);
-    char **names = r1_xcalloc((size_t)k, sizeof *names);
     float loss = acts->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
     for (int i = 0; i < n; i++) {
         double s = 0;
@@ -167,23 +164,12 @@ static int dump(const SftArgs *a, const R1Model *m, const R1Acts *acts, const Sf
             if (b->targets[t] >= 0) s -= acts->logp[t], c++;
         ids[i] = (float)d->s[idx[i]].id, sl[i] = c ? (float)(s / c) : 0.0f;
     }
-    const char *fixed[3] = {"loss", "sample_ids", "sample_loss"};
-    const float *data[3] = {&loss, ids, sl};
-    for (int i = 0; i < 3; i++) {
-        ts[i] = (R1StWriteTensor){.name = fixed[i], .dtype = R1_F32, .ndim = 1, .data = data[i]};
-        ts[i].shape[0] = i ? n : 1;
-    }
-    for (int i = 0; i < m->table.n; i++) {
-        const R1Param *q = &m->table.p[i];
-        names[i] = r1_xmalloc(strlen(q->name) + 6);
-        snprintf(names[i], strlen(q->name) + 6, "grad.%s", q->name);
-        ts[i + 3] = (R1StWriteTensor){
-            .name = names[i], .dtype = R1_F32, .ndim = q->ndim, .data = m->grads + q->offset};
-        memcpy(ts[i + 3].shape, q->shape, sizeof q->shape);
-    }
-    int rc = r1_st_write(a->dump, ts, k, NULL, 0, err);
-    for (int i = 0; i < k; i++) free(names[i]);
-    free(names), free(ts), free(ids), free(sl);
+    R1StWriteTensor ts[3] = {
+        {.name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &loss},
+        {.name = "sample_ids", .dtype = R1_F32, .ndim = 1, .shape = {n}, .data = ids},
+        {.name = "sample_loss", .dtype = R1_F32, .ndim = 1, .shape = {n}, .data = sl}};
+    int rc = r1_model_dump_grads(m, ts, 3, a->dump, err);
+    free(ids), free(sl);
     return rc;
 }
 

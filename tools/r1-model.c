@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "cmds.h"
 #include "model.h"
 #include "safetensors.h"
@@ -198,20 +199,6 @@ static int check_tokenizer(const char *dir, const R1Config *c, R1Err *err) {
     return 0;
 }
 
-/* A model directory carries its tokenizer, as Hugging Face checkpoints do. */
-static int copy_tokenizer(const char *from, const char *to, R1Err *err) {
-    const char *names[] = {"tokenizer.json", "tokenizer_config.json"};
-    for (int i = 0; i < 2; i++) {
-        char *src = r1_path_join(from, names[i]), *dst = r1_path_join(to, names[i]);
-        size_t len;
-        char *data = r1_read_file(src, &len, i == 0 ? err : NULL);
-        int rc = data ? r1_write_file_atomic(dst, data, len, err) : (i == 0 ? -1 : 0);
-        free(data), free(src), free(dst);
-        if (rc) return -1;
-    }
-    return 0;
-}
-
 static int cmd_init(const Opts *o) {
     if (!o->config || !o->out) return die("init needs --config CONFIG.json and --out DIR");
     R1DType dt = strcmp(o->dtype, "bf16") == 0 ? R1_BF16 : R1_F32;
@@ -224,7 +211,7 @@ static int cmd_init(const Opts *o) {
     r1_model_init_random(&m, o->seed);
     int rc = o->tokenizer ? check_tokenizer(o->tokenizer, &c, &err) : 0;
     if (rc == 0) rc = r1_model_save_sharded(&m, o->out, dt, o->max_shard, &err);
-    if (rc == 0 && o->tokenizer) rc = copy_tokenizer(o->tokenizer, o->out, &err);
+    if (rc == 0 && o->tokenizer) rc = r1_copy_tokenizer(o->tokenizer, o->out, &err);
     r1_model_free(&m);
     return rc ? die(err.msg) : 0;
 }
@@ -257,35 +244,15 @@ static int make_batch(const Opts *o, R1Batch *b, int **tok, int **tgt, int **sta
 
 static int write_forward(const R1Model *m, const R1Acts *a, const float *logits, int with_grads,
                          const char *path, R1Err *err) {
-    int n = 0, cap = 2 + (with_grads ? m->table.n : 0);
-    R1StWriteTensor *ts = r1_xcalloc((size_t)cap, sizeof *ts);
-    char **names = r1_xcalloc((size_t)cap, sizeof(char *));
-    ts[n++] = (R1StWriteTensor){.name = "logits",
-                                .dtype = R1_F32,
-                                .ndim = 2,
-                                .shape = {a->T, m->cfg.vocab},
-                                .data = logits};
-    if (with_grads) {
-        ts[n++] = (R1StWriteTensor){
-            .name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &a->loss};
-        for (int i = 0; i < m->table.n; i++) {
-            const R1Param *p = &m->table.p[i];
-            size_t len = strlen(p->name) + 6;
-            names[n] = r1_xmalloc(len);
-            snprintf(names[n], len, "grad.%s", p->name);
-            ts[n] = (R1StWriteTensor){.name = names[n],
-                                      .dtype = R1_F32,
-                                      .ndim = p->ndim,
-                                      .shape = {p->shape[0], p->shape[1]},
-                                      .data = m->grads + p->offset};
-            n++;
-        }
-    }
-    int rc = r1_st_write(path, ts, n, NULL, 0, err);
-    for (int i = 0; i < cap; i++) free(names[i]);
-    free(names);
-    free(ts);
-    return rc;
+    R1StWriteTensor ts[2] = {
+        {.name = "logits",
+         .dtype = R1_F32,
+         .ndim = 2,
+         .shape = {a->T, m->cfg.vocab},
+         .data = logits},
+        {.name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &a->loss}};
+    if (with_grads) return r1_model_dump_grads(m, ts, 2, path, err);
+    return r1_st_write(path, ts, 1, NULL, 0, err);
 }
 
 static int cmd_forward(const Opts *o) {
