@@ -1,22 +1,15 @@
 /* decode.c - see decode.h. The layer is the one of transformer.c split where
  * the two uses differ: layer_qkv (norm, q|k|v product, RoPE) and layer_out
  * (output product, MLP, residuals) are shared; between them a prefill runs
- * causal attention over whole prompts and a step attends to the cache. */
+ * causal attention over whole prompts and a step attends to the cache. Every
+ * product goes through op_matmul_rows, whose rows do not depend on the rest of
+ * the batch: that is what makes rollouts byte-identical for every --batch. */
 #include "decode.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ops.h"
-
-/* Every product of the decoder goes through op_matmul_rows, whose rows do not
- * depend on the rest of the batch (see ops.h): that is what makes rollouts
- * byte-identical for every --batch. */
-static void mm(R1Decoder *d, float *out, const float *in, const float *w, const float *bias, int n,
-               int IC, int OC, int accumulate) {
-    (void)d;
-    op_matmul_rows(out, in, w, bias, n, IC, OC, accumulate);
-}
 
 static int qkv_width(const R1Config *c) {
     return (c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
@@ -105,7 +98,7 @@ static void layer_qkv(R1Decoder *d, int l, int n) {
     const R1Layer *w = &d->m->layers[l];
     int QKV = qkv_width(c), Hd = c->n_heads * c->head_dim;
     op_rmsnorm_fwd(d->xn, d->rstd, d->x, w->ln1, n, c->hidden, c->rms_eps);
-    mm(d, d->qkv, d->xn, w->wqkv, w->bqkv, n, c->hidden, QKV, 0);
+    op_matmul_rows(d->qkv, d->xn, w->wqkv, w->bqkv, n, c->hidden, QKV, 0);
     op_rope_fwd(d->qkv, QKV, d->pos, d->rope_cos, d->rope_sin, n, c->n_heads, c->head_dim);
     op_rope_fwd(d->qkv + Hd, QKV, d->pos, d->rope_cos, d->rope_sin, n, c->n_kv_heads, c->head_dim);
 }
@@ -115,11 +108,11 @@ static void layer_out(R1Decoder *d, int l, int n) {
     const R1Config *c = &d->m->cfg;
     const R1Layer *w = &d->m->layers[l];
     int Hd = c->n_heads * c->head_dim;
-    mm(d, d->x, d->att, w->wo, NULL, n, Hd, c->hidden, 1);
+    op_matmul_rows(d->x, d->att, w->wo, NULL, n, Hd, c->hidden, 1);
     op_rmsnorm_fwd(d->xn, d->rstd, d->x, w->ln2, n, c->hidden, c->rms_eps);
-    mm(d, d->gu, d->xn, w->wgu, NULL, n, c->hidden, 2 * c->intermediate, 0);
+    op_matmul_rows(d->gu, d->xn, w->wgu, NULL, n, c->hidden, 2 * c->intermediate, 0);
     op_swiglu_fwd(d->act, d->gu, n, c->intermediate);
-    mm(d, d->x, d->act, w->wdown, NULL, n, c->intermediate, c->hidden, 1);
+    op_matmul_rows(d->x, d->act, w->wdown, NULL, n, c->intermediate, c->hidden, 1);
 }
 
 /* Copies row t of the fresh k|v (inside d->qkv) to cache row `row` of layer l. */
@@ -131,14 +124,19 @@ static void store_kv(R1Decoder *d, size_t row, int t) {
     memcpy(d->vc + row * KVd, k + KVd, sizeof(float) * (size_t)KVd);
 }
 
-/* Final norm and head over the rows listed in `rows` (n of them). */
+/* Final norm and head over n rows of d->x: those listed in rows, or the first
+ * n when rows is NULL. */
 static void head(R1Decoder *d, const int *rows, int n, float *logits) {
     const R1Config *c = &d->m->cfg;
-    for (int i = 0; i < n; i++)
-        memcpy(d->last + (size_t)i * c->hidden, d->x + (size_t)rows[i] * c->hidden,
-               sizeof(float) * (size_t)c->hidden);
-    op_rmsnorm_fwd(d->xn, d->rstd, d->last, d->m->norm, n, c->hidden, c->rms_eps);
-    mm(d, logits, d->xn, d->m->lm_head, NULL, n, c->hidden, c->vocab, 0);
+    const float *x = d->x;
+    if (rows) {
+        for (int i = 0; i < n; i++)
+            memcpy(d->last + (size_t)i * c->hidden, d->x + (size_t)rows[i] * c->hidden,
+                   sizeof(float) * (size_t)c->hidden);
+        x = d->last;
+    }
+    op_rmsnorm_fwd(d->xn, d->rstd, x, d->m->norm, n, c->hidden, c->rms_eps);
+    op_matmul_rows(logits, d->xn, d->m->lm_head, NULL, n, c->hidden, c->vocab, 0);
 }
 
 void r1_dec_prefill(R1Decoder *d, int n, const int *prefix, const int *const *ids, const int *lens,
@@ -198,6 +196,6 @@ void r1_dec_step(R1Decoder *d, int n, const int *slot, const int *prefix, const 
                             c->n_heads, c->n_kv_heads, c->head_dim);
         layer_out(d, l, n);
     }
-    for (int i = 0; i < n; i++) d->slot_len[slot[i]]++, d->pos[i] = i;
-    head(d, d->pos, n, logits);
+    for (int i = 0; i < n; i++) d->slot_len[slot[i]]++;
+    head(d, NULL, n, logits);
 }

@@ -134,13 +134,15 @@ static int advance(Gen *g, int s, int id, float lp, R1Err *err) {
     return 1;
 }
 
+/* An entry is in use while its prompt has samples left (entry_left > 0).
+ * Prompts start in order, so every prompt holding an entry has a running
+ * sequence, except the newest, whose samples are still starting; when a new
+ * entry is needed the newest has started them all, so in-use entries <= running
+ * sequences < n_slots (one slot is free) and one entry is always free. */
 static int free_entry(const Gen *g) {
-    for (int e = 0; e < g->n_slots; e++) {
-        int used = 0;
-        for (int p = 0; p < g->r->n_prompts && !used; p++) used = g->entry_of[p] == e;
-        if (!used) return e;
-    }
-    return -1; /* cannot happen: see the count in start_sequences */
+    for (int e = 0; e < g->n_slots; e++)
+        if (g->entry_left[e] == 0) return e;
+    return -1;
 }
 
 /* Runs prefill calls for the prompts listed, then files each prompt's logits

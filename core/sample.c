@@ -82,9 +82,6 @@ static int draw_truncated(Cand *c, int n, double z, const R1SampleOpts *o, R1Rng
             if (cum >= need) break;
         }
         n = keep, total = cum;
-    } else if (total == z) {
-        total = 0.0;
-        for (int i = 0; i < n; i++) total += c[i].p;
     }
     double u = r1_rng_uniform(rng) * total, cum = 0.0;
     for (int i = 0; i < n; i++) {
