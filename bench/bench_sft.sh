@@ -26,50 +26,18 @@
 #        for bench/run.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 root=$(dirname "$here")
 : "${R1_BIN:=$root/bin}" "${R1_PY:=$root/.venv/bin/python}"
 samples=${1:-100} torch_steps=${2:-4}
 tmp=$(mktemp -d /tmp/r1c_bench_sft.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-# last_json CMD...: as in bench/run.sh: runs CMD (its other output goes to
-# stderr) and prints its last line that is a JSON object.
-last_json() {
-    local out line
-    out=$("$@") || { echo "bench: '$*' failed" >&2; return 1; }
-    line=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
-    printf '%s\n' "$out" | grep -v '^{' >&2 || true
-    [ -n "$line" ] || { echo "bench: '$*' printed no JSON result" >&2; return 1; }
-    printf '%s\n' "$line"
-}
 
 echo "== SFT training: $samples samples packed at 2048 tokens, bench model (Qwen2, hidden 512, 8 layers, vocab 32000), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-# The bench model's shape (bench/bench_model.c), as a config r1-model init reads
-# (the same as bench/bench_grpo.sh's).
-cat >"$tmp/config.json" <<'EOF'
-{
-  "architectures": ["Qwen2ForCausalLM"],
-  "model_type": "qwen2",
-  "hidden_size": 512,
-  "num_hidden_layers": 8,
-  "num_attention_heads": 8,
-  "num_key_value_heads": 2,
-  "intermediate_size": 1408,
-  "vocab_size": 32000,
-  "max_position_embeddings": 4096,
-  "rms_norm_eps": 1e-06,
-  "rope_theta": 1000000.0,
-  "tie_word_embeddings": false,
-  "initializer_range": 0.02,
-  "bos_token_id": 1,
-  "eos_token_id": 2,
-  "hidden_act": "silu",
-  "torch_dtype": "float32"
-}
-EOF
 db="$tmp/run.db"
-"$R1_BIN/r1-model" init --config "$tmp/config.json" --tokenizer "$root/configs/tiny" \
+"$R1_BIN/r1-model" init --config "$bench_config" --tokenizer "$root/configs/tiny" \
     --out "$tmp/model" --seed 1 >&2
 
 # Chat samples: a question with numbers, a reply of random words in <think>, then

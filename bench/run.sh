@@ -23,20 +23,10 @@
 # program that fails or prints no result fails the script.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 root=$(dirname "$here")
 : "${R1_BIN:=$root/bin}" "${R1_BENCHBIN:=$root/build/bench}" "${R1_PY:=$root/.venv/bin/python}"
 export R1_BIN R1_BENCHBIN R1_PY
-
-# last_json CMD...: runs CMD (its other output goes to stderr, for the log) and
-# prints its last line that is a JSON object. Fails if CMD fails or has none.
-last_json() {
-    local out line
-    out=$("$@") || { echo "bench: '$*' failed" >&2; return 1; }
-    line=$(printf '%s\n' "$out" | grep '^{' | tail -n 1) || true
-    printf '%s\n' "$out" | grep -v '^{' >&2 || true
-    [ -n "$line" ] || { echo "bench: '$*' printed no JSON result" >&2; return 1; }
-    printf '%s\n' "$line"
-}
 
 bench_model() {
     local batch=8 seq=256 iters=3 r1c torch

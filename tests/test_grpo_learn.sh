@@ -20,20 +20,7 @@ root=$(dirname "$here")
 . "$here/lib.sh"
 tiny="$R1_ROOT/configs/tiny"
 
-for b in r1-grpo r1-rollout r1-data r1-model; do
-    if [ ! -x "$R1_BIN/$b" ]; then
-        fail "$R1_BIN/$b missing (run make)"
-        exit 1
-    fi
-done
-if ! command -v sqlite3 >/dev/null; then
-    fail "the sqlite3 shell is missing (apt-get install sqlite3)"
-    exit 1
-fi
-if ! "$R1_PY" -c "import safetensors.torch" 2>/dev/null; then
-    fail "$R1_PY lacks torch or safetensors (scripts/install-deps.sh)"
-    exit 1
-fi
+needs --torch r1-grpo r1-rollout r1-data r1-model
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
 db="$tmp/run.db"

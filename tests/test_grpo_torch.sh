@@ -25,52 +25,15 @@ root=$(dirname "$here")
 . "$here/lib.sh"
 grpo="$R1_BIN/r1-grpo"
 refpy="$R1_ROOT/tests/ref/grpo_ref.py"
-tiny="$R1_ROOT/configs/tiny"
 
-for b in r1-grpo r1-data r1-model; do
-    if [ ! -x "$R1_BIN/$b" ]; then
-        fail "$R1_BIN/$b missing (run make)"
-        exit 1
-    fi
-done
-if ! command -v sqlite3 >/dev/null; then
-    fail "the sqlite3 shell is missing (apt-get install sqlite3)"
-    exit 1
-fi
-if ! "$R1_PY" -c "import torch, safetensors" 2>/dev/null; then
-    fail "$R1_PY lacks torch or safetensors (scripts/install-deps.sh)"
-    exit 1
-fi
+needs --torch r1-grpo r1-data r1-model
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
-q() { sqlite3 "$1" "$2"; } # q DB SQL
 
-# config TYPE HIDDEN LAYERS HEADS KV_HEADS INTER VOCAB TIED (as tests/test_rollout.sh)
-config() {
-    printf '{"model_type":"%s","hidden_size":%d,"num_hidden_layers":%d,' "$1" "$2" "$3"
-    printf '"num_attention_heads":%d,"num_key_value_heads":%d,"intermediate_size":%d,' "$4" "$5" "$6"
-    printf '"vocab_size":%d,"max_position_embeddings":256,"rms_norm_eps":1e-06,' "$7"
-    printf '"rope_theta":10000.0,"tie_word_embeddings":%s,"initializer_range":0.1,' "$8"
-    printf '"bos_token_id":1,"eos_token_id":2,"hidden_act":"silu","torch_dtype":"float32"}\n'
-}
-
-# model NAME SEED CONFIG_JSON: a random checkpoint in $tmp/NAME (tokenizer of
-# configs/tiny), norm weights and biases given random values.
-model() {
-    echo "$3" >"$tmp/$1.json"
-    if ! "$R1_BIN/r1-model" init --config "$tmp/$1.json" --tokenizer "$tiny" --out "$tmp/$1" \
-        --seed "$2" >"$tmp/$1.log" 2>&1 ||
-        ! "$R1_PY" "$R1_ROOT/tests/ref/rollout_ref.py" perturb "$tmp/$1" "$2" >>"$tmp/$1.log" 2>&1; then
-        cat "$tmp/$1.log"
-        fail "model $1"
-        return 1
-    fi
-}
-
-qwen=$(config qwen2 64 2 4 2 96 768 false)
-llama=$(config llama 64 2 8 2 96 768 true)
-model qwen 31 "$qwen" && model qwen_ref 32 "$qwen"
-model llama 33 "$llama" && model llama_ref 34 "$llama"
+qwen=$(hf_config qwen2 64 2 4 2 96 768 false)
+llama=$(hf_config llama 64 2 8 2 96 768 true)
+random_model qwen 31 "$qwen" && random_model qwen_ref 32 "$qwen"
+random_model llama 33 "$llama" && random_model llama_ref 34 "$llama"
 
 # The run databases: grpo_ref.py make writes steps 0-3 and 5 (see its docstring).
 for fam in qwen llama; do

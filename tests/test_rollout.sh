@@ -23,29 +23,8 @@ root=$(dirname "$here")
 ro="$R1_BIN/r1-rollout"
 tiny="$R1_ROOT/configs/tiny"
 
-for b in r1-rollout r1-data r1-model; do
-    if [ ! -x "$R1_BIN/$b" ]; then
-        fail "$R1_BIN/$b missing (run make)"
-        exit 1
-    fi
-done
-if ! command -v sqlite3 >/dev/null; then
-    fail "the sqlite3 shell is missing (apt-get install sqlite3)"
-    exit 1
-fi
+needs r1-rollout r1-data r1-model
 
-q() { sqlite3 "$1" "$2"; } # q DB SQL
-
-# config TYPE HIDDEN LAYERS HEADS KV_HEADS INTER VOCAB TIED MAX_POS [EXTRA]
-# (as tests/test_model_torch.sh; initializer_range 0.1 so the distributions are
-# peaked, as a trained model's are, rather than nearly uniform).
-config() {
-    printf '{"model_type":"%s","hidden_size":%d,"num_hidden_layers":%d,' "$1" "$2" "$3"
-    printf '"num_attention_heads":%d,"num_key_value_heads":%d,"intermediate_size":%d,' "$4" "$5" "$6"
-    printf '"vocab_size":%d,"max_position_embeddings":%d,"rms_norm_eps":1e-06,' "$7" "$9"
-    printf '"rope_theta":10000.0,"tie_word_embeddings":%s,"initializer_range":0.1,' "$8"
-    printf '"bos_token_id":1,"eos_token_id":2,"hidden_act":"silu","torch_dtype":"float32"%s}\n' "${10:-}"
-}
 
 # model NAME SEED CONFIG_JSON [TOKENIZER_DIR]: a random checkpoint in $tmp/NAME.
 model() {
@@ -83,7 +62,7 @@ dump() {
 }
 
 model tinym 1 "$(cat "$tiny/config.json")"                      # the demo config, hidden 128, 4 layers
-model small 2 "$(config qwen2 64 2 4 2 96 768 false 1024)"       # hidden 64, 2 layers, vocab 768
+model small 2 "$(hf_config qwen2 64 2 4 2 96 768 false 1024)"       # hidden 64, 2 layers, vocab 768
 SAMPLE=(--temperature 0.9 --top-p 0.95 --top-k 40)
 
 # ---------------------------------------------------------------- 1. basic
@@ -213,8 +192,8 @@ check "epoch: a step straddling two epochs (K=11, step 1) holds 11 distinct prom
 # On the basic database (steps 0 and 1 hold rows); step 9 is new. After each
 # refusal the database is as it was.
 cp -r "$tmp/small" "$tmp/ctx16" && sed -i 's/"max_position_embeddings":[[:space:]]*1024/"max_position_embeddings": 16/' "$tmp/ctx16/config.json"
-model bigctx 3 "$(config qwen2 64 2 4 2 96 768 false 16777216)"
-model v100 4 "$(config qwen2 64 2 4 2 96 100 false 1024)" "" && cp "$tiny"/tokenizer*.json "$tmp/v100/"
+model bigctx 3 "$(hf_config qwen2 64 2 4 2 96 768 false 16777216)"
+model v100 4 "$(hf_config qwen2 64 2 4 2 96 100 false 1024)" "" && cp "$tiny"/tokenizer*.json "$tmp/v100/"
 # The first prompt step 9 takes (what the context refusal must name): from a
 # run on a copy.
 q "$db" ".backup '$tmp/copy.db'"
@@ -336,8 +315,8 @@ if ! "$R1_PY" -c "import torch, safetensors" 2>/dev/null; then
 else
     # Qwen2: attention biases, GQA 2, untied head. Llama: GQA 4, tied head.
     # Norm weights and biases are given random values first (init makes them 1 and 0).
-    model refqwen 21 "$(config qwen2 64 2 4 2 96 768 false 1024)"
-    model refllama 22 "$(config llama 64 2 8 2 96 768 true 1024)"
+    model refqwen 21 "$(hf_config qwen2 64 2 4 2 96 768 false 1024)"
+    model refllama 22 "$(hf_config llama 64 2 8 2 96 768 true 1024)"
     for mdl in refqwen refllama; do
         [ -d "$tmp/$mdl" ] || continue
         "$R1_PY" "$refpy" perturb "$tmp/$mdl" 5 || { fail "$mdl: perturb"; continue; }

@@ -27,23 +27,9 @@ root=$(dirname "$here")
 sft="$R1_BIN/r1-sft"
 tiny="$R1_ROOT/configs/tiny"
 
-for b in r1-sft r1-data r1-model; do
-    if [ ! -x "$R1_BIN/$b" ]; then
-        fail "$R1_BIN/$b missing (run make)"
-        exit 1
-    fi
-done
-if ! command -v sqlite3 >/dev/null; then
-    fail "the sqlite3 shell is missing (apt-get install sqlite3)"
-    exit 1
-fi
-if ! "$R1_PY" -c "import torch, safetensors" 2>/dev/null; then
-    fail "$R1_PY lacks torch or safetensors (scripts/install-deps.sh)"
-    exit 1
-fi
+needs --torch r1-sft r1-data r1-model
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
-q() { sqlite3 "$1" "$2"; } # q DB SQL
 
 # model NAME SEED CONFIG_FILE: a random checkpoint in $tmp/NAME with the tiny tokenizer.
 model() {
