@@ -49,7 +49,6 @@ global norm --max-grad-norm (default 1; 0: off) as bin/r1-grpo dumps it.
         grpo.h and central differences.
 Prints PASS:/FAIL: lines; exits non-zero when anything failed.
 """
-import array
 import json
 import math
 import os
@@ -60,50 +59,12 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_ref as ref  # noqa: E402
+import refutil  # noqa: E402
+from refutil import blob_f32, blob_i32, floats, ints, report  # noqa: E402
 
 torch.set_num_threads(1)  # tiny tensors: more threads only wait on each other
-ok = True
 LOSS_TOL, GRAD_TOL, ADV_TOL, LOGP_TOL, STAT_TOL = 1e-4, 1e-3, 1e-5, 1e-4, 1e-5
 GRAD_FLOOR = 1e-6
-
-
-def report(good, name, detail=""):
-    global ok
-    ok &= bool(good)
-    print(f"{'PASS' if good else 'FAIL'}: {name}" + (f" {detail}" if detail else ""))
-
-
-# ---------------------------------------------------------------- blobs and rows
-
-
-def ints(blob):
-    a = array.array("i")
-    a.frombytes(blob)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return list(a)
-
-
-def floats(blob):
-    a = array.array("f")
-    a.frombytes(blob)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return list(a)
-
-
-def blob_i32(xs):
-    a = array.array("i", xs)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return a.tobytes()
-
-
-def blob_f32(xs):
-    a = array.array("f", xs)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return a.tobytes()
 
 
 def read_step(db, step):
@@ -385,7 +346,7 @@ def check(db, model_dir, ref_dir, cases_file):
                    f"differ (got, want): {bad}" if bad else "")
         except Exception as ex:  # one broken case must not hide the others
             report(False, f"{name}: compare", f"{type(ex).__name__}: {ex}")
-    return 0 if ok else 1
+    return refutil.status()
 
 
 def onpolicy(db, step, dump, model_dir):
@@ -409,7 +370,7 @@ def onpolicy(db, step, dump, model_dir):
         con.execute("UPDATE rollouts SET logprobs = ? WHERE id = ?", (blob_f32(lp[t:t + n].tolist()), rid))
     con.commit()
     con.close()
-    return 0 if ok else 1
+    return refutil.status()
 
 
 def selftest():
@@ -444,7 +405,7 @@ def selftest():
     want = [0.5 / (math.sqrt(0.5) + 1e-4), -0.5 / (math.sqrt(0.5) + 1e-4), 0, 0, 0, 0]
     e = max(abs(float(u) - v) for u, v in zip(a, want))
     report(e < 1e-12, "reference: group advantages by hand (NaN, group of one, uniform group)", f"abs_err={e:.3g}")
-    return 0 if ok else 1
+    return refutil.status()
 
 
 def main(argv):

@@ -23,7 +23,6 @@ them), independently of the C KV cache.
         stored logprobs vs log_softmax at T = 1.
 Each prints PASS:/FAIL: lines and exits non-zero when anything failed.
 """
-import array
 import json
 import os
 import sqlite3
@@ -33,32 +32,11 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import model_ref as ref  # noqa: E402
+import refutil  # noqa: E402
+from refutil import ints, report  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
-ok = True
 TIE = 1e-4  # logits closer than this may order differently in float32: either is greedy
-
-
-def report(good, name, detail=""):
-    global ok
-    ok &= bool(good)
-    print(f"{'PASS' if good else 'FAIL'}: {name}" + (f" {detail}" if detail else ""))
-
-
-def ints(blob):
-    a = array.array("i")
-    a.frombytes(blob)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return list(a)
-
-
-def floats(blob):
-    a = array.array("f")
-    a.frombytes(blob)
-    if sys.byteorder != "little":
-        a.byteswap()
-    return torch.tensor(list(a), dtype=torch.float64)
 
 
 def rows(db, step):
@@ -69,7 +47,7 @@ def rows(db, step):
         "n_tokens FROM rollouts WHERE step = ? ORDER BY id", (step,)).fetchall()
     con.close()
     return [dict(id=r[0], prompt=r[1], sample=r[2], pids=ints(r[3]), ids=ints(r[4]),
-                 lps=floats(r[5]), text=r[6], finish=r[7].decode(), n=r[8]) for r in out]
+                 lps=torch.tensor(refutil.floats(r[5]), dtype=torch.float64), text=r[6], finish=r[7].decode(), n=r[8]) for r in out]
 
 
 def eos_ids(model_dir, cfg):
@@ -242,7 +220,7 @@ def main(argv):
     else:
         print(__doc__)
         return 2
-    return 0 if ok else 1
+    return refutil.status()
 
 
 if __name__ == "__main__":
