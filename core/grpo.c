@@ -51,7 +51,7 @@ static int *by_group(const long *group, int n) {
 }
 
 void r1_grpo_advantages(const double *r, const long *group, int n, R1GrpoScale scale, double *adv,
-                        R1AdvStats *st) {
+                        unsigned char *uniform, R1AdvStats *st) {
     memset(st, 0, sizeof *st);
     int *idx = by_group(group, n), all_n = n;
     double all_mean, all_std;
@@ -69,7 +69,10 @@ void r1_grpo_advantages(const double *r, const long *group, int n, R1GrpoScale s
         double div = scale == R1_SCALE_GROUP   ? std + 1e-4
                      : scale == R1_SCALE_BATCH ? all_std + 1e-4
                                                : 1.0;
-        for (int i = a; i < b; i++) adv[idx[i]] = isnan(r[idx[i]]) ? 0.0 : (r[idx[i]] - mean) / div;
+        for (int i = a; i < b; i++) {
+            adv[idx[i]] = isnan(r[idx[i]]) ? 0.0 : (r[idx[i]] - mean) / div;
+            if (uniform) uniform[idx[i]] = std == 0.0;
+        }
         a = b;
     }
     double s = 0, ss = 0;

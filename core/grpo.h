@@ -46,9 +46,11 @@ typedef struct {
     double adv_mean, adv_std;    /* over completions with a defined reward */
 } R1AdvStats;
 
-/* adv[i] for rewards r[i] (NaN = undefined) grouped by group[i] (any ints). */
+/* adv[i] for rewards r[i] (NaN = undefined) grouped by group[i] (any ints);
+ * uniform[i] (when not NULL) is 1 when the defined rewards of i's group are all
+ * equal (std 0), the groups DAPO's dynamic sampling drops. */
 void r1_grpo_advantages(const double *r, const long *group, int n, R1GrpoScale scale, double *adv,
-                        R1AdvStats *st);
+                        unsigned char *uniform, R1AdvStats *st);
 
 typedef struct {
     double eps_low, eps_high, beta;

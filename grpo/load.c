@@ -85,22 +85,17 @@ int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
                          db->path, a->step);
     double *r = r1_xmalloc(sizeof(double) * (size_t)s->n), *adv = r1_xmalloc(sizeof(double) * s->n);
     long *g = r1_xmalloc(sizeof(long) * (size_t)s->n);
+    unsigned char *uniform = r1_xmalloc((size_t)s->n + 1);
     for (int i = 0; i < s->n; i++) r[i] = s->r[i].reward, g[i] = (long)s->r[i].prompt_id;
-    r1_grpo_advantages(r, g, s->n, a->scale, adv, &s->adv);
+    r1_grpo_advantages(r, g, s->n, a->scale, adv, uniform, &s->adv);
     for (int i = 0; i < s->n; i++) {
         GRollout *x = &s->r[i];
         x->adv = adv[i];
-        x->active = !isnan(x->reward) && !(a->mask_truncated && x->truncated);
-        if (x->active && a->drop_uniform) { /* a group whose defined rewards are all equal */
-            int uniform = 1;
-            for (int j = 0; j < s->n && uniform; j++)
-                if (s->r[j].prompt_id == x->prompt_id && !isnan(s->r[j].reward))
-                    uniform = s->r[j].reward == x->reward;
-            x->active = !uniform;
-        }
+        x->active = !isnan(x->reward) && !(a->mask_truncated && x->truncated) &&
+                    !(a->drop_uniform && uniform[i]);
         if (x->active) s->active++, s->active_tokens += x->nc;
     }
-    free(r), free(adv), free(g);
+    free(r), free(adv), free(g), free(uniform);
     s->max_new = step_max_new(db, a, s);
     return 0;
 }

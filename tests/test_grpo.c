@@ -21,7 +21,7 @@ static void test_advantages(void **state) {
     double r[] = {1, 0.5, 0, 2, 1, NAN, 2}, adv[7];
     long g[] = {7, 3, 7, 9, 7, 7, 9};
     R1AdvStats st;
-    r1_grpo_advantages(r, g, 7, R1_SCALE_GROUP, adv, &st);
+    r1_grpo_advantages(r, g, 7, R1_SCALE_GROUP, adv, NULL, &st);
     /* group 7: mean 2/3, sample std sqrt(((1/3)^2 * 2 + (2/3)^2) / 2) = sqrt(1/3) */
     double sd = sqrt(1.0 / 3.0);
     assert_float_equal(adv[0], (1 - 2.0 / 3) / (sd + 1e-4), 1e-12);
@@ -31,10 +31,13 @@ static void test_advantages(void **state) {
     assert_float_equal(adv[5], 0.0, 0); /* NULL reward */
     assert_int_equal(st.groups, 3);
     assert_int_equal(st.zero_std_groups, 2);
-    r1_grpo_advantages(r, g, 7, R1_SCALE_NONE, adv, &st);
+    unsigned char uni[7];
+    r1_grpo_advantages(r, g, 7, R1_SCALE_NONE, adv, uni, &st);
+    const unsigned char want_uni[7] = {0, 1, 0, 1, 0, 0, 1}; /* groups 3 and 9: one value each */
+    assert_memory_equal(uni, want_uni, 7);
     assert_float_equal(adv[0], 1.0 / 3, 1e-12);
     assert_float_equal(adv[4], 1.0 / 3, 1e-12);
-    r1_grpo_advantages(r, g, 7, R1_SCALE_BATCH, adv, &st);
+    r1_grpo_advantages(r, g, 7, R1_SCALE_BATCH, adv, NULL, &st);
     /* batch std over the 6 defined rewards {1, .5, 0, 2, 1, 2}: mean 13/12 */
     double m = 6.5 / 6, ss = 0, v[] = {1, .5, 0, 2, 1, 2};
     for (int i = 0; i < 6; i++) ss += (v[i] - m) * (v[i] - m);
