@@ -43,6 +43,14 @@ static void make_batch(Batch *b, const SftData *d, const int *idx, int n, R1Batc
     *out = (R1Batch){n, T, b->tok, b->start, b->tgt, 1};
 }
 
+/* How many of idx[0..n) fit in `budget` tokens (at least one). */
+static int fit(const SftData *d, const int *idx, int n, long budget) {
+    int k = 0;
+    for (long tokens = 0; k < n && (k == 0 || tokens + d->s[idx[k]].n <= budget); k++)
+        tokens += d->s[idx[k]].n;
+    return k;
+}
+
 /* Mean cross-entropy over the held-out samples' targets. */
 static double eval_loss(R1Model *m, R1Acts *a, Batch *b, const SftArgs *args, const SftData *d) {
     double sum = 0;
@@ -51,10 +59,7 @@ static double eval_loss(R1Model *m, R1Acts *a, Batch *b, const SftArgs *args, co
     for (int i = 0; i < d->n; i++)
         if (d->s[i].eval) idx[k++] = i;
     for (int at = 0; at < k;) {
-        int j = at;
-        long tokens = 0;
-        while (j < k && (j == at || tokens + d->s[idx[j]].n <= args->batch_tokens))
-            tokens += d->s[idx[j++]].n;
+        int j = at + fit(d, idx + at, k - at, args->micro_tokens); /* memory, as training */
         R1Batch rb;
         make_batch(b, d, idx + at, j - at, &rb);
         r1_model_forward(m, a, &rb);
@@ -193,10 +198,7 @@ static double batch_gradients(R1Model *m, R1Acts *acts, Batch *b, const SftArgs 
     double loss = 0;
     r1_model_zero_grad(m);
     for (int at = 0; at < n;) {
-        int k = 0;
-        long tok = 0;
-        while (at + k < n && (k == 0 || tok + d->s[idx[at + k]].n <= micro))
-            tok += d->s[idx[at + k++]].n;
+        int k = fit(d, idx + at, n - at, micro);
         make_batch(b, d, idx + at, k, rb);
         *dlogp = r1_xrealloc(*dlogp, sizeof(float) * (size_t)rb->n_tokens);
         for (int t = 0; t < rb->n_tokens; t++)
