@@ -84,13 +84,15 @@ static int migrate(R1Db *db, R1Err *err) {
 /* The connection's settings and the schema. WAL: readers (people in sqlite3,
  * evaluation) never block the writing stage; synchronous=NORMAL is durable across
  * application crashes in WAL mode. 16 KiB pages (set before WAL, while the file
- * is new; ignored afterwards): SFT rows of 1-2 KB would each waste half a 4 KiB page. */
+ * is new; ignored afterwards): SFT rows of 1-2 KB would each waste half a 4 KiB page.
+ * Foreign keys are off while migrating (a pragma that cannot change inside a
+ * transaction): rebuilding a table would otherwise cascade-delete its dependants. */
 static int setup(R1Db *db, R1Err *err) {
     return r1_db_exec(db,
                       "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; "
-                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                      "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;",
                       err) ||
-           migrate(db, err);
+           migrate(db, err) || r1_db_exec(db, "PRAGMA foreign_keys = ON;", err);
 }
 
 int r1_db_open(R1Db *db, const char *path, R1Err *err) {

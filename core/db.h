@@ -19,7 +19,7 @@
 
 #include "util.h"
 
-#define R1_DB_VERSION 2
+#define R1_DB_VERSION 3
 
 typedef struct {
     sqlite3 *h;
@@ -41,6 +41,19 @@ int r1_db_fail(R1Db *db, const char *what, R1Err *err);
 int r1_db_version(R1Db *db);
 
 /* Logging helpers every stage uses (inside the caller's transaction, if any). */
+/* The phase a stage's --stage option names (NULL: not given). Rollouts rows carry
+ * it in rollouts.stage (default "rl"); the stage's metrics are recorded under it,
+ * or under the executable's own name ("rollout", "reward", "grpo") without it. */
+/* The kinds sft_samples.kind accepts (the schema's CHECK), NULL-terminated. */
+extern const char *const r1_sft_kinds[];
+
+static inline const char *r1_rows_stage(const char *stage) {
+    return stage ? stage : "rl";
+}
+static inline const char *r1_metrics_stage(const char *stage, const char *own) {
+    return stage ? stage : own;
+}
+
 int r1_db_metric(R1Db *db, const char *stage, long step, const char *name, double value,
                  R1Err *err);
 int r1_db_checkpoint(R1Db *db, const char *stage, long step, const char *path, R1Err *err);

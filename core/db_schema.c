@@ -9,9 +9,10 @@
  *   sft_samples  supervised samples: cold_start, reasoning, non_reasoning, distill
  *   metrics      every stage's numbers over time (stage, step, name, value)
  *   checkpoints  model directories written by the training stages
- * Version 2 adds rollouts.template and rollouts.prefill.
+ * Version 2 adds rollouts.template and rollouts.prefill; version 3 rollouts.stage,
+ * the sft_samples kind 'pretrain' and the view eval_summary.
  * Views answer the usual questions: step_rewards, step_pass_rate, prompt_pass_rate,
- * dataset_counts, sft_counts. */
+ * dataset_counts, sft_counts, eval_summary. */
 #include "db.h"
 
 static const char V1[] =
@@ -115,4 +116,87 @@ static const char V2[] =
     "                                                -- deepseek-r1), which the completion\n"
     "                                                -- continues; NULL when not recorded\n";
 
-const char *const r1_db_migrations[R1_DB_VERSION] = {V1, V2};
+/* Version 3 (pipelines): one run database holds several RL phases (R1-Zero, the
+ * R1 stages, evaluations), so a rollout belongs to a named stage and its step
+ * counts inside that stage. SQLite cannot change a UNIQUE constraint in place:
+ * the table is rebuilt (ids kept, so rewards still point at their rollouts) with
+ * foreign keys off, as the migration runner arranges. sft_samples gains the kind
+ * 'pretrain' (documents a base model is pretrained on, every token trained). */
+static const char V3[] =
+    "DROP VIEW step_rewards;\n"
+    "DROP VIEW step_pass_rate;\n"
+    "DROP VIEW prompt_pass_rate;\n"
+    "DROP VIEW sft_counts;\n"
+    "CREATE TABLE rollouts_v3 (\n"
+    "  id             INTEGER PRIMARY KEY,\n"
+    "  stage          TEXT NOT NULL DEFAULT 'rl',  -- r1-zero, r1-reasoning, eval/base, ...\n"
+    "  step           INTEGER NOT NULL,       -- counts inside the stage\n"
+    "  prompt_id      INTEGER NOT NULL REFERENCES prompts (id),\n"
+    "  sample         INTEGER NOT NULL,       -- 0 .. G-1 inside the prompt's group\n"
+    "  prompt_ids     BLOB NOT NULL,          -- little-endian int32 token ids\n"
+    "  completion_ids BLOB NOT NULL,          -- little-endian int32 token ids\n"
+    "  logprobs       BLOB NOT NULL,          -- little-endian float32, one per completion token\n"
+    "  text           TEXT NOT NULL,          -- the decoded completion\n"
+    "  finish_reason  TEXT NOT NULL CHECK (finish_reason IN ('stop', 'length')),\n"
+    "  n_tokens       INTEGER NOT NULL,       -- completion tokens\n"
+    "  model          TEXT,                   -- the policy's directory\n"
+    "  created_at     TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),\n"
+    "  template       TEXT,                   -- chat template of the prompt\n"
+    "  prefill        TEXT,                   -- what the prompt ended with inside the\n"
+    "                                         -- assistant turn, which the completion continues\n"
+    "  UNIQUE (stage, step, prompt_id, sample)\n"
+    ") STRICT;\n"
+    "INSERT INTO rollouts_v3 (id, stage, step, prompt_id, sample, prompt_ids, completion_ids,\n"
+    "    logprobs, text, finish_reason, n_tokens, model, created_at, template, prefill)\n"
+    "  SELECT id, 'rl', step, prompt_id, sample, prompt_ids, completion_ids, logprobs, text,\n"
+    "         finish_reason, n_tokens, model, created_at, template, prefill FROM rollouts;\n"
+    "DROP TABLE rollouts;\n"
+    "ALTER TABLE rollouts_v3 RENAME TO rollouts;\n"
+    "\n"
+    "CREATE TABLE sft_samples_v3 (\n"
+    "  id           INTEGER PRIMARY KEY,\n"
+    "  kind         TEXT NOT NULL CHECK (kind IN ('cold_start', 'reasoning', 'non_reasoning', "
+    "'distill', 'pretrain')),\n"
+    "  prompt       TEXT NOT NULL,            -- the last user message\n"
+    "  response     TEXT NOT NULL,            -- the last assistant message\n"
+    "  messages     TEXT NOT NULL CHECK (json_valid(messages)),  -- [{\"role\", \"content\"}, "
+    "...]\n"
+    "  source       TEXT,                     -- the file, or rollout:ID for collected samples\n"
+    "  content_hash TEXT NOT NULL,\n"
+    "  created_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),\n"
+    "  UNIQUE (kind, content_hash)\n"
+    ") STRICT;\n"
+    "INSERT INTO sft_samples_v3 SELECT * FROM sft_samples;\n"
+    "DROP TABLE sft_samples;\n"
+    "ALTER TABLE sft_samples_v3 RENAME TO sft_samples;\n"
+    "\n"
+    "CREATE VIEW step_rewards AS\n"
+    "  SELECT r.stage, r.step, w.name, COUNT(w.value) AS n, AVG(w.value) AS mean,\n"
+    "         MIN(w.value) AS min, MAX(w.value) AS max\n"
+    "  FROM rollouts r JOIN rewards w ON w.rollout_id = r.id\n"
+    "  GROUP BY r.stage, r.step, w.name;\n"
+    "CREATE VIEW step_pass_rate AS\n"
+    "  SELECT r.stage, r.step, COUNT(w.value) AS n, AVG(w.value = 1.0) AS pass_rate,\n"
+    "         AVG(r.n_tokens) AS mean_tokens\n"
+    "  FROM rollouts r JOIN rewards w ON w.rollout_id = r.id AND w.name = 'accuracy'\n"
+    "  GROUP BY r.stage, r.step;\n"
+    "CREATE VIEW prompt_pass_rate AS\n"
+    "  SELECT r.stage, r.step, r.prompt_id, COUNT(w.value) AS samples,\n"
+    "         AVG(w.value = 1.0) AS pass_rate\n"
+    "  FROM rollouts r JOIN rewards w ON w.rollout_id = r.id AND w.name = 'accuracy'\n"
+    "  GROUP BY r.stage, r.step, r.prompt_id;\n"
+    "CREATE VIEW sft_counts AS\n"
+    "  SELECT kind, COUNT(*) AS samples, SUM(length(prompt) + length(response)) AS text_bytes\n"
+    "  FROM sft_samples GROUP BY kind;\n"
+    "CREATE VIEW eval_summary AS  -- one row per evaluated phase: base, r1-zero, r1, distill\n"
+    "  SELECT stage AS phase, step,\n"
+    "         MAX(CASE name WHEN 'eval/accuracy' THEN value END) AS accuracy,\n"
+    "         MAX(CASE name WHEN 'eval/format_rate' THEN value END) AS format_rate,\n"
+    "         MAX(CASE name WHEN 'eval/language_rate' THEN value END) AS language_rate,\n"
+    "         MAX(CASE name WHEN 'eval/completion_len_mean' THEN value END) AS mean_length\n"
+    "  FROM metrics WHERE name LIKE 'eval/%' GROUP BY stage, step;\n";
+
+const char *const r1_db_migrations[R1_DB_VERSION] = {V1, V2, V3};
+
+const char *const r1_sft_kinds[] = {"cold_start", "reasoning", "non_reasoning",
+                                    "distill",    "pretrain",  NULL};

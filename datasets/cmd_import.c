@@ -60,7 +60,7 @@ static const char usage[] =
 
 enum { FMT_GSM8K, FMT_MATH, FMT_JSONL, FMT_MESSAGES };
 static const char *const format_names[] = {"gsm8k", "math", "jsonl", "messages", NULL};
-static const char *const kinds[] = {"cold_start", "reasoning", "non_reasoning", "distill", NULL};
+static const char *const *const kinds = r1_sft_kinds;
 static const char *const split_names[] = {"train", "test", "validation", "dev", NULL};
 
 enum { LINE_OK = 0, LINE_BAD = 1, LINE_FATAL = -1 };
@@ -133,9 +133,10 @@ static int check_opts(const ImportOpts *o) {
     const char *why = NULL;
     int msg = o->format == FMT_MESSAGES;
     if (msg && !o->kind)
-        why = "--format messages needs --kind (cold_start, reasoning, non_reasoning, distill)";
+        why = "--format messages needs --kind (cold_start, reasoning, non_reasoning, distill, "
+              "pretrain)";
     else if (msg && lookup(kinds, o->kind) < 0)
-        why = "--kind must be cold_start, reasoning, non_reasoning or distill";
+        why = "--kind must be cold_start, reasoning, non_reasoning, distill or pretrain";
     else if (!msg && o->kind)
         why = "--kind is only for --format messages";
     else if (msg && (o->dataset || o->split))

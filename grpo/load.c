@@ -18,12 +18,13 @@ static const char *SELECT_STEP =
     "SELECT r.id, r.prompt_id, r.prompt_ids, r.completion_ids, r.logprobs, r.finish_reason, "
     "w.value, (w.rollout_id IS NOT NULL) FROM rollouts r "
     "LEFT JOIN rewards w ON w.rollout_id = r.id AND w.name = 'total' "
-    "WHERE r.step = ?1 ORDER BY r.id";
+    "WHERE r.step = ?1 AND r.stage = ?2 ORDER BY r.id";
 
-static int read_rows(R1Db *db, long step, GStep *s, int *scored, R1Err *err) {
+static int read_rows(R1Db *db, const GrpoArgs *a, GStep *s, int *scored, R1Err *err) {
     sqlite3_stmt *st = r1_db_prepare(db, SELECT_STEP, err);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, step);
+    sqlite3_bind_int64(st, 1, a->step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
     int cap = 0, rc;
     *scored = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -58,12 +59,13 @@ static int step_max_new(R1Db *db, const GrpoArgs *a, const GStep *s) {
     if (a->max_new > 0) return (int)a->max_new;
     sqlite3_stmt *st =
         r1_db_prepare(db,
-                      "SELECT MAX(value) FROM metrics WHERE stage = 'rollout' AND step = ?1 AND "
+                      "SELECT MAX(value) FROM metrics WHERE stage = ?2 AND step = ?1 AND "
                       "name = 'rollout/max_new_tokens'",
                       NULL);
     int m = 0;
     if (st) {
         sqlite3_bind_int64(st, 1, a->step);
+        sqlite3_bind_text(st, 2, r1_metrics_stage(a->stage, "rollout"), -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW) m = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
@@ -75,7 +77,7 @@ static int step_max_new(R1Db *db, const GrpoArgs *a, const GStep *s) {
 int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
     memset(s, 0, sizeof *s);
     int scored;
-    if (read_rows(db, a->step, s, &scored, err)) return -1;
+    if (read_rows(db, a, s, &scored, err)) return -1;
     if (s->n == 0)
         return r1_seterr(err, "%s: step %ld has no rollouts (run r1-rollout first)", db->path,
                          a->step);

@@ -16,6 +16,8 @@ static const char *WHO = "r1-grpo";
 static const char *USAGE =
     "usage: r1-grpo --db DB --step N --model DIR --ref DIR --out DIR [options]\n"
     "  one GRPO update from step N's rollouts and their 'total' rewards\n"
+    "  --stage NAME           rollouts of this phase (rollouts.stage; default rl); the\n"
+    "                         metrics and checkpoints row are recorded under it\n"
     "  --lr L                 learning rate (default 1e-6)\n"
     "  --beta B               KL weight (default 0.04; 0 skips the reference, --ref optional)\n"
     "  --epsilon E            clip range low side (default 0.2)\n"
@@ -42,9 +44,9 @@ static const char *USAGE =
 
 /* One option with a value: 0 taken, -1 bad value, 1 unknown. */
 static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
-    const char **strs[] = {&a->db, &a->model, &a->ref, &a->out, &a->dump};
-    const char *snames[] = {"--db", "--model", "--ref", "--out", "--dump"};
-    for (int i = 0; i < 5; i++)
+    const char **strs[] = {&a->db, &a->model, &a->ref, &a->out, &a->dump, &a->stage};
+    const char *snames[] = {"--db", "--model", "--ref", "--out", "--dump", "--stage"};
+    for (int i = 0; i < 6; i++)
         if (!strcmp(f, snames[i])) return *strs[i] = v, 0;
     if (!strcmp(f, "--loss")) {
         int k = r1_grpo_loss_parse(v);
@@ -176,14 +178,18 @@ static int record(R1Db *db, const GrpoArgs *a, const GStep *s, const GMetrics *g
         {"grpo/updates", (double)g->updates},
         {"grpo/ref_seconds", g->ref_seconds},
         {"grpo/update_seconds", g->update_seconds}};
-    char sql[128];
-    snprintf(sql, sizeof sql, "DELETE FROM metrics WHERE stage = 'grpo' AND step = %ld;", a->step);
-    if (r1_db_begin(db, err)) return -1;
+    const char *stage = r1_metrics_stage(a->stage, "grpo");
+    char *sql = sqlite3_mprintf(
+        "DELETE FROM metrics WHERE stage = %Q AND step = %ld AND name LIKE 'grpo/%%';", stage,
+        a->step);
+    if (!sql) return r1_seterr(err, "out of memory");
+    if (r1_db_begin(db, err)) return sqlite3_free(sql), -1;
     int rc = r1_db_exec(db, sql, err);
+    sqlite3_free(sql);
     for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)
-        rc = r1_db_metric(db, "grpo", a->step, m[i].n, m[i].v, err);
+        rc = r1_db_metric(db, stage, a->step, m[i].n, m[i].v, err);
     char *real = rc == 0 ? realpath(a->out, NULL) : NULL;
-    if (rc == 0) rc = r1_db_checkpoint(db, "grpo", a->step, real ? real : a->out, err);
+    if (rc == 0) rc = r1_db_checkpoint(db, stage, a->step, real ? real : a->out, err);
     free(real);
     if (rc == 0) rc = r1_db_commit(db, err);
     if (rc) r1_db_rollback(db);

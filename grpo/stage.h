@@ -11,7 +11,7 @@
 #include "optim.h"
 
 typedef struct {
-    const char *db, *model, *ref, *out, *dump;
+    const char *db, *model, *ref, *out, *dump, *stage;
     long step, iterations, minibatches, micro_tokens, max_new, ref_reset_every;
     double lr, beta, eps, eps_high, max_grad_norm, weight_decay;
     R1GrpoLoss loss;

@@ -6,8 +6,13 @@
  * killed half-way, the stage leaves nothing, and a rerun scores only what is
  * missing, so nothing is scored twice. When something was scored, the step's
  * means (over every rollout of the step that has the reward, defined values only)
- * are appended to metrics as stage 'reward': reward/<name>, reward/total and
- * reward/undefined (rollouts whose total is NULL). */
+ * are appended to metrics as stage 'reward' (or the --stage name): reward/<name>,
+ * reward/total and reward/undefined (rollouts whose total is NULL).
+ *
+ * With --eval PHASE the step is an evaluation (k samples per held-out prompt):
+ * its means are also written as eval/accuracy (pass@1 estimated from k samples),
+ * eval/format_rate, eval/language_rate, eval/completion_len_mean, eval/prompts
+ * and eval/samples with metrics.stage = PHASE, replacing earlier ones. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,11 @@ static const char *WHO = "r1-reward";
 static const char *USAGE =
     "usage: r1-reward --db DB --step N [options]\n"
     "  scores every rollout of step N that has no 'total' reward yet\n"
+    "  --stage NAME         rollouts of this phase (rollouts.stage; default rl); the\n"
+    "                       metrics are recorded under it\n"
+    "  --eval PHASE         the step evaluates PHASE (base, r1-zero, r1, distill, ...):\n"
+    "                       also write eval/accuracy (pass@1), eval/format_rate,\n"
+    "                       eval/language_rate, eval/completion_len_mean with stage PHASE\n"
     "  --rewards SPEC       weights, e.g. accuracy=1,format=1,language=0.1 (default\n"
     "                       accuracy=1,format=1); rewards: accuracy format tag_count\n"
     "                       language overlong repetition\n"
@@ -39,7 +49,7 @@ static const char *USAGE =
     "  --quiet              no progress; --json: the summary as one JSON line\n";
 
 typedef struct {
-    const char *db;
+    const char *db, *stage, *eval;
     long step;
     int have_step, quiet, json;
     ScoreFlags f;
@@ -61,6 +71,10 @@ static int parse_args(Args *a, int argc, char **argv) {
             a->json = 1;
         else if (!strcmp(s, "--db") && i + 1 < argc)
             a->db = argv[++i];
+        else if (!strcmp(s, "--stage") && i + 1 < argc)
+            a->stage = argv[++i];
+        else if (!strcmp(s, "--eval") && i + 1 < argc)
+            a->eval = argv[++i];
         else if (!strcmp(s, "--step") && i + 1 < argc) {
             if (parse_long(argv[++i], 0, 1L << 62, &a->step, WHO, "--step")) return 2;
             a->have_step = 1;
@@ -72,10 +86,11 @@ static int parse_args(Args *a, int argc, char **argv) {
     return 0;
 }
 
-static long scalar(R1Db *db, const char *sql, long step, R1Err *err) {
+static long scalar(R1Db *db, const char *sql, const Args *a, R1Err *err) {
     sqlite3_stmt *st = r1_db_prepare(db, sql, err);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, step);
+    sqlite3_bind_int64(st, 1, a->step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
     long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     if (v < 0) r1_db_fail(db, "counting rollouts", err);
     sqlite3_finalize(st);
@@ -125,11 +140,13 @@ static int score_row(Writer *w, sqlite3_stmt *row, R1Err *err) {
     return put(w, id, "total", res.total, res.total_defined, err);
 }
 
-/* The rollouts of step ?1 without a total yet: one predicate for counting and
+/* The rollouts of step ?1 of stage ?2 without a total yet: one predicate for counting and
  * scoring. A rollout whose prompt row is gone is still scored (gold unknown:
  * accuracy undefined), so the count and the work always agree. */
 #define UNSCORED                                                                                   \
-    "FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id WHERE r.step = ?1 AND NOT EXISTS "  \
+    "FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id WHERE r.step = ?1 AND r.stage = "   \
+    "?2 "                                                                                          \
+    "AND NOT EXISTS "                                                                              \
     "(SELECT 1 FROM rewards w WHERE w.rollout_id = r.id AND w.name = 'total')"
 
 static const char *SELECT_UNSCORED =
@@ -137,12 +154,13 @@ static const char *SELECT_UNSCORED =
     " ORDER BY r.id";
 
 /* Scores the unscored rollouts of the step (inside the caller's transaction). */
-static long score_step(Writer *w, long step, long todo, int quiet, R1Err *err) {
+static long score_step(Writer *w, const Args *a, long todo, R1Err *err) {
     sqlite3_stmt *row = r1_db_prepare(w->db, SELECT_UNSCORED, err);
     if (!row) return -1;
-    sqlite3_bind_int64(row, 1, step);
+    sqlite3_bind_int64(row, 1, a->step);
+    sqlite3_bind_text(row, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
     Progress p;
-    progress_init(&p, "scoring", quiet);
+    progress_init(&p, "scoring", a->quiet);
     long done = 0;
     int rc;
     while ((rc = sqlite3_step(row)) == SQLITE_ROW) {
@@ -164,15 +182,16 @@ typedef struct {
 } Line;
 
 /* The step's stored values of one reward. */
-static int step_line(R1Db *db, long step, Line *l, R1Err *err) {
-    sqlite3_stmt *st =
-        r1_db_prepare(db,
-                      "SELECT AVG(w.value), COUNT(w.value), COUNT(*) FROM rewards w "
-                      "JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = ?1 AND w.name = ?2",
-                      err);
+static int step_line(R1Db *db, const Args *a, Line *l, R1Err *err) {
+    sqlite3_stmt *st = r1_db_prepare(db,
+                                     "SELECT AVG(w.value), COUNT(w.value), COUNT(*) FROM rewards w "
+                                     "JOIN rollouts r ON r.id = w.rollout_id "
+                                     "WHERE r.step = ?1 AND r.stage = ?2 AND w.name = ?3",
+                                     err);
     if (!st) return -1;
-    sqlite3_bind_int64(st, 1, step);
-    sqlite3_bind_text(st, 2, l->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, a->step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, l->name, -1, SQLITE_STATIC);
     int ok = sqlite3_step(st) == SQLITE_ROW;
     if (ok) {
         l->mean = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
@@ -184,25 +203,61 @@ static int step_line(R1Db *db, long step, Line *l, R1Err *err) {
 }
 
 /* One line per weighted reward, then total; returns the count. */
-static int step_lines(R1Db *db, long step, const R1RewardOpts *o, Line *lines, R1Err *err) {
+static int step_lines(R1Db *db, const Args *a, const R1RewardOpts *o, Line *lines, R1Err *err) {
     int n = 0;
     for (int k = 0; k < R1_RW_COUNT; k++)
         if (o->weight[k] != 0) lines[n++] = (Line){r1_reward_name(k), o->weight[k], NAN, 0, 0};
     lines[n++] = (Line){"total", NAN, NAN, 0, 0};
     for (int i = 0; i < n; i++)
-        if (step_line(db, step, &lines[i], err)) return -1;
+        if (step_line(db, a, &lines[i], err)) return -1;
     return n;
 }
 
-static int log_metrics(R1Db *db, long step, const Line *lines, int n, R1Err *err) {
+static int log_metrics(R1Db *db, const Args *a, const Line *lines, int n, R1Err *err) {
     char name[64];
+    const char *stage = r1_metrics_stage(a->stage, "reward");
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "reward/%s", lines[i].name);
-        if (r1_db_metric(db, "reward", step, name, lines[i].mean, err)) return -1;
+        if (r1_db_metric(db, stage, a->step, name, lines[i].mean, err)) return -1;
     }
     const Line *total = &lines[n - 1];
-    return r1_db_metric(db, "reward", step, "reward/undefined", (double)(total->rows - total->n),
+    return r1_db_metric(db, stage, a->step, "reward/undefined", (double)(total->rows - total->n),
                         err);
+}
+
+/* --eval: the evaluation's summary under the phase's name, replacing an earlier
+ * one of the same phase and step. A rate is NULL when its reward is not scored. */
+static int log_eval(R1Db *db, const Args *a, R1Err *err) {
+    static const char *NAMES[] = {"eval/accuracy",      "eval/format_rate",
+                                  "eval/language_rate", "eval/completion_len_mean",
+                                  "eval/prompts",       "eval/samples"};
+    sqlite3_stmt *st = r1_db_prepare(
+        db,
+        "SELECT AVG(acc), AVG(fmt), AVG(lang), AVG(n_tokens), COUNT(DISTINCT prompt_id), "
+        "COUNT(*) FROM (SELECT r.n_tokens, r.prompt_id, "
+        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'accuracy') AS acc, "
+        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'format') AS fmt, "
+        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'language') AS lang "
+        "FROM rollouts r WHERE r.step = ?1 AND r.stage = ?2)",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, a->step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
+    double v[6];
+    int ok = sqlite3_step(st) == SQLITE_ROW;
+    for (int i = 0; ok && i < 6; i++)
+        v[i] = sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+    sqlite3_finalize(st);
+    if (!ok) return r1_db_fail(db, "summing the evaluation", err);
+    char *del = sqlite3_mprintf(
+        "DELETE FROM metrics WHERE stage = %Q AND step = %ld AND name LIKE 'eval/%%'", a->eval,
+        a->step);
+    int rc = del ? r1_db_exec(db, del, err) : r1_seterr(err, "out of memory");
+    sqlite3_free(del);
+    if (rc) return -1;
+    for (int i = 0; i < 6; i++)
+        if (r1_db_metric(db, a->eval, a->step, NAMES[i], v[i], err)) return -1;
+    return 0;
 }
 
 static void print_table(long step, long scored, long rollouts, const Line *l, int n) {
@@ -239,7 +294,7 @@ static void print_json(long step, long scored, long rollouts, const Line *l, int
 
 /* Scoring and metrics in one transaction; *scored gets the count. */
 static int run(R1Db *db, const Args *a, const R1Rewarder *r, long *scored, R1Err *err) {
-    long todo = scalar(db, "SELECT COUNT(*) " UNSCORED, a->step, err);
+    long todo = scalar(db, "SELECT COUNT(*) " UNSCORED, a, err);
     if (todo < 0) return -1;
     Writer w = {db, r, &a->f, NULL};
     w.insert = r1_db_prepare(db,
@@ -247,18 +302,20 @@ static int run(R1Db *db, const Args *a, const R1Rewarder *r, long *scored, R1Err
                              "ON CONFLICT (rollout_id, name) DO UPDATE SET value = excluded.value",
                              err);
     if (!w.insert) return -1;
-    *scored = score_step(&w, a->step, todo, a->quiet, err);
+    *scored = score_step(&w, a, todo, err);
     sqlite3_finalize(w.insert);
-    if (*scored <= 0) return *scored < 0 ? -1 : 0;
+    if (*scored < 0) return -1;
+    if (a->eval && log_eval(db, a, err)) return -1;
+    if (*scored == 0) return 0;
     Line lines[R1_RW_COUNT + 1];
-    int n = step_lines(db, a->step, r1_rewarder_opts(r), lines, err);
-    return n < 0 ? -1 : log_metrics(db, a->step, lines, n, err);
+    int n = step_lines(db, a, r1_rewarder_opts(r), lines, err);
+    return n < 0 ? -1 : log_metrics(db, a, lines, n, err);
 }
 
 static int summarize(R1Db *db, const Args *a, const R1Rewarder *r, long scored, long rollouts) {
     R1Err err;
     Line lines[R1_RW_COUNT + 1];
-    int n = step_lines(db, a->step, r1_rewarder_opts(r), lines, &err);
+    int n = step_lines(db, a, r1_rewarder_opts(r), lines, &err);
     if (n < 0) return fprintf(stderr, "%s: %s\n", WHO, err.msg), 1;
     if (a->json)
         print_json(a->step, scored, rollouts, lines, n);
@@ -275,8 +332,11 @@ static int fail(const R1Err *err) {
 static int score_db(R1Db *db, const Args *a, const R1Rewarder *r) {
     R1Err err;
     long scored = 0;
-    long rollouts = scalar(db, "SELECT COUNT(*) FROM rollouts WHERE step = ?1", a->step, &err);
-    if (rollouts == 0) r1_seterr(&err, "%s has no rollouts at step %ld", a->db, a->step);
+    long rollouts =
+        scalar(db, "SELECT COUNT(*) FROM rollouts WHERE step = ?1 AND stage = ?2", a, &err);
+    if (rollouts == 0)
+        r1_seterr(&err, "%s has no rollouts at step %ld of stage %s", a->db, a->step,
+                  r1_rows_stage(a->stage));
     if (rollouts <= 0 || r1_db_begin(db, &err)) return fail(&err);
     if (run(db, a, r, &scored, &err) || r1_db_commit(db, &err))
         return r1_db_rollback(db), fail(&err);

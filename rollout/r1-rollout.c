@@ -17,6 +17,8 @@ static const char *WHO = "r1-rollout";
 static const char *USAGE =
     "usage: r1-rollout --db DB --model DIR --step N --prompts K --group G [options]\n"
     "  samples G completions for each of K prompts of the split; one rollouts row each\n"
+    "  --stage NAME         the phase the rows belong to (rollouts.stage, default rl;\n"
+    "                       steps count inside it); its metrics are recorded under it\n"
     "  --split S            prompts of this split (default train)\n"
     "  --dataset D          only prompts of this dataset\n"
     "  --template NAME      deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
@@ -40,7 +42,7 @@ static const char *USAGE =
 #define MAX_STOP 16
 
 typedef struct {
-    const char *db, *model, *split, *dataset, *tpl, *system, *tokenizer;
+    const char *db, *model, *split, *dataset, *tpl, *system, *tokenizer, *stage;
     long step, K, G, max_new, top_k, batch;
     double temperature, top_p;
     unsigned long long seed;
@@ -65,11 +67,11 @@ static char *unescape(const char *s) {
 
 /* One option with a value; returns 0 taken, -1 bad value, 1 unknown flag. */
 static int take(Args *a, const char *f, const char *v) {
-    const char **str[] = {&a->db,  &a->model,  &a->split,    &a->dataset,
-                          &a->tpl, &a->system, &a->tokenizer};
-    const char *str_names[] = {"--db",       "--model",  "--split",    "--dataset",
-                               "--template", "--system", "--tokenizer"};
-    for (int i = 0; i < 7; i++)
+    const char **str[] = {&a->db,  &a->model,  &a->split,     &a->dataset,
+                          &a->tpl, &a->system, &a->tokenizer, &a->stage};
+    const char *str_names[] = {"--db",       "--model",  "--split",     "--dataset",
+                               "--template", "--system", "--tokenizer", "--stage"};
+    for (int i = 0; i < 8; i++)
         if (!strcmp(f, str_names[i])) return *str[i] = v, 0;
     struct {
         const char *name;
@@ -230,7 +232,8 @@ static int generate_and_store(R1Db *db, R1Policy *pol, const Args *a, const Roll
     progress_done(&w.p);
     if (rc == 0) {
         char *real = realpath(a->model, NULL);
-        RolloutResult res = {a->step,
+        RolloutResult res = {a->stage,
+                             a->step,
                              real ? real : a->model,
                              r1_template_name(pol->tpl),
                              r1_template_prefill(pol->tpl),
@@ -267,7 +270,8 @@ static int run(const Args *a) {
     if (r1_db_open(&db, a->db, &err)) return refuse(err.msg);
     RolloutPrompt *p = NULL;
     int rc = rollout_select(&db, a->split, a->dataset, a->step, (int)a->K, a->seed, &p, &err);
-    int done = rc == 0 ? rollout_step_complete(&db, a->step, p, (int)a->K, (int)a->G, &err) : -1;
+    int done =
+        rc == 0 ? rollout_step_complete(&db, a->stage, a->step, p, (int)a->K, (int)a->G, &err) : -1;
     if (done == 1 && a->force) done = 0;
     if (done == 1) {
         if (a->json)

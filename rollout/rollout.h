@@ -23,9 +23,11 @@ void rollout_prompts_free(RolloutPrompt *p, int n);
 
 /* 1 when the step holds exactly the G samples of each of these prompts, 0 when
  * it holds anything else (nothing, a partial or a different run), -1 on error. */
-int rollout_step_complete(R1Db *db, long step, const RolloutPrompt *p, int K, int G, R1Err *err);
+int rollout_step_complete(R1Db *db, const char *stage, long step, const RolloutPrompt *p, int K,
+                          int G, R1Err *err);
 
 typedef struct {
+    const char *stage; /* --stage, or NULL (see r1_rows_stage) */
     long step;
     const char *model, *template_name, *prefill;
     const RolloutPrompt *prompts;

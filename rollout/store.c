@@ -5,11 +5,13 @@
 
 #include "rollout.h"
 
-int rollout_step_complete(R1Db *db, long step, const RolloutPrompt *p, int K, int G, R1Err *err) {
-    sqlite3_stmt *st =
-        r1_db_prepare(db, "SELECT prompt_id, sample FROM rollouts WHERE step = ?1", err);
+int rollout_step_complete(R1Db *db, const char *stage, long step, const RolloutPrompt *p, int K,
+                          int G, R1Err *err) {
+    sqlite3_stmt *st = r1_db_prepare(
+        db, "SELECT prompt_id, sample FROM rollouts WHERE step = ?1 AND stage = ?2", err);
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(stage), -1, SQLITE_STATIC);
     unsigned char *seen = r1_xcalloc((size_t)K * G, 1);
     int rows = 0, match = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -46,8 +48,8 @@ static int insert_rows(R1Db *db, const RolloutResult *r, R1Err *err) {
     sqlite3_stmt *st = r1_db_prepare(
         db,
         "INSERT INTO rollouts (step, prompt_id, sample, prompt_ids, completion_ids, logprobs, "
-        "text, finish_reason, n_tokens, model, template, prefill) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "text, finish_reason, n_tokens, model, template, prefill, stage) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         err);
     if (!st) return -1;
     for (int q = 0; q < r->K * r->G; q++) {
@@ -69,6 +71,7 @@ static int insert_rows(R1Db *db, const RolloutResult *r, R1Err *err) {
         sqlite3_bind_text(st, 10, r->model, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 11, r->template_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, r->prefill, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, r1_rows_stage(r->stage), -1, SQLITE_STATIC);
         if (sqlite3_step(st) != SQLITE_DONE) {
             sqlite3_finalize(st);
             return r1_db_fail(db, "writing a rollout", err);
@@ -78,14 +81,22 @@ static int insert_rows(R1Db *db, const RolloutResult *r, R1Err *err) {
     return 0;
 }
 
-static int clear_step(R1Db *db, long step, R1Err *err) {
-    char sql[192];
+static int clear_step(R1Db *db, const char *stage, long step, R1Err *err) {
     /* rewards go with their rollouts (ON DELETE CASCADE) */
-    snprintf(sql, sizeof sql,
-             "DELETE FROM rollouts WHERE step = %ld; "
-             "DELETE FROM metrics WHERE stage = 'rollout' AND step = %ld;",
-             step, step);
-    return r1_db_exec(db, sql, err);
+    sqlite3_stmt *st[2] = {
+        r1_db_prepare(db, "DELETE FROM rollouts WHERE stage = ?1 AND step = ?2", err),
+        r1_db_prepare(
+            db, "DELETE FROM metrics WHERE stage = ?1 AND step = ?2 AND name LIKE 'rollout/%'",
+            err)};
+    int rc = st[0] && st[1] ? 0 : -1;
+    const char *names[2] = {r1_rows_stage(stage), r1_metrics_stage(stage, "rollout")};
+    for (int i = 0; i < 2 && rc == 0; i++) {
+        sqlite3_bind_text(st[i], 1, names[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st[i], 2, step);
+        if (sqlite3_step(st[i]) != SQLITE_DONE) rc = r1_db_fail(db, "clearing the step", err);
+    }
+    sqlite3_finalize(st[0]), sqlite3_finalize(st[1]);
+    return rc;
 }
 
 int rollout_store(R1Db *db, const RolloutResult *r, const RolloutStats *s, R1Err *err) {
@@ -99,10 +110,11 @@ int rollout_store(R1Db *db, const RolloutResult *r, const RolloutStats *s, R1Err
              {"rollout/tokens_per_s", s->tokens_per_s},
              {"rollout/completions", (double)r->K * r->G},
              {"rollout/max_new_tokens", (double)r->max_new}};
-    int rc = clear_step(db, r->step, err);
+    int rc = clear_step(db, r->stage, r->step, err);
     if (rc == 0) rc = insert_rows(db, r, err);
     for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)
-        rc = r1_db_metric(db, "rollout", r->step, m[i].name, m[i].v, err);
+        rc = r1_db_metric(db, r1_metrics_stage(r->stage, "rollout"), r->step, m[i].name, m[i].v,
+                          err);
     if (rc == 0) rc = r1_db_commit(db, err);
     if (rc) r1_db_rollback(db);
     return rc;

@@ -71,17 +71,17 @@ static int prepare(const SftArgs *a, R1Policy *pol, int64_t id, const char *json
 
 /* "cold_start,reasoning" -> an SQL IN list of quoted kinds, checked. */
 static int kinds_sql(const char *kinds, char *out, size_t cap, R1Err *err) {
-    const char *known[] = {"cold_start", "reasoning", "non_reasoning", "distill"};
     size_t o = 0;
     out[0] = 0;
     for (const char *p = kinds; *p;) {
         size_t n = strcspn(p, ",");
         int ok = 0;
-        for (int i = 0; i < 4; i++) ok |= strlen(known[i]) == n && !strncmp(p, known[i], n);
+        for (int i = 0; r1_sft_kinds[i]; i++)
+            ok |= strlen(r1_sft_kinds[i]) == n && !strncmp(p, r1_sft_kinds[i], n);
         if (!ok || o + n + 4 >= cap)
             return r1_seterr(err,
                              "--kind: '%.*s' is not one of cold_start, reasoning, "
-                             "non_reasoning, distill",
+                             "non_reasoning, distill, pretrain",
                              (int)n, p);
         o += (size_t)snprintf(out + o, cap - o, "%s'%.*s'", o ? "," : "", (int)n, p);
         p += n + (p[n] == ',');

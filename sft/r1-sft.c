@@ -14,7 +14,8 @@ static const char *WHO = "r1-sft";
 
 static const char *USAGE =
     "usage: r1-sft --db DB --kind KIND[,KIND...] --model DIR --out DIR [options]\n"
-    "  trains on sft_samples of the kinds (cold_start, reasoning, non_reasoning, distill)\n"
+    "  trains on sft_samples of the kinds (cold_start, reasoning, non_reasoning, distill,\n"
+    "  pretrain)\n"
     "  --epochs E             passes over the samples (default 1)\n"
     "  --lr L                 peak learning rate (default 1e-5)\n"
     "  --schedule constant|cosine|linear   (default cosine)\n"
@@ -28,6 +29,7 @@ static const char *USAGE =
     "                         either way each sample keeps its own attention and positions\n"
     "  --loss assistant|all   train on assistant tokens (default) or on every token\n"
     "  --template NAME        deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
+    "  --stage NAME           metrics.stage and checkpoints.stage of this run (default sft)\n"
     "  --eval-split F         hold out this fraction of the samples for eval loss (default 0)\n"
     "  --max-grad-norm C      (default 1.0; 0: off)   --weight-decay W (default 0.1)\n"
     "  --save-every N         checkpoint every N steps, and at the end (default 0: end only)\n"
@@ -38,9 +40,11 @@ static const char *USAGE =
     "  --quiet, --json        no summary / the summary as one JSON line\n";
 
 static int take(SftArgs *a, const char *f, const char *v) {
-    const char **strs[] = {&a->db, &a->kinds, &a->model, &a->out, &a->tpl, &a->dump, &a->schedule};
-    const char *sn[] = {"--db", "--kind", "--model", "--out", "--template", "--dump", "--schedule"};
-    for (int i = 0; i < 7; i++)
+    const char **strs[] = {&a->db,  &a->kinds, &a->model,    &a->out,
+                           &a->tpl, &a->dump,  &a->schedule, &a->stage};
+    const char *sn[] = {"--db",       "--kind", "--model",    "--out",
+                        "--template", "--dump", "--schedule", "--stage"};
+    for (int i = 0; i < 8; i++)
         if (!strcmp(f, sn[i])) return *strs[i] = v, 0;
     if (!strcmp(f, "--loss")) {
         if (strcmp(v, "assistant") && strcmp(v, "all"))
@@ -76,6 +80,7 @@ static int take(SftArgs *a, const char *f, const char *v) {
 static int parse_args(SftArgs *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
     a->epochs = 1, a->lr = 1e-5, a->schedule = "cosine", a->min_lr_ratio = 0.1;
+    a->stage = "sft";
     a->max_len = 4096, a->batch_tokens = 8192, a->micro_tokens = 8192, a->max_grad_norm = 1.0,
     a->weight_decay = 0.1;
     a->log_every = 10;

@@ -12,6 +12,7 @@
 
 typedef struct {
     const char *db, *kinds, *model, *out, *tpl, *dump, *schedule;
+    const char *stage; /* metrics.stage and checkpoints.stage (default sft) */
     long epochs, warmup, max_len, batch_tokens, micro_tokens, save_every, log_every;
     double lr, min_lr_ratio, eval_frac, max_grad_norm, weight_decay;
     unsigned long long seed;

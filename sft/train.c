@@ -132,12 +132,12 @@ static long resume_point(const SftArgs *a, R1Model *m, R1AdamW *opt, long total,
     return rc ? -1 : step;
 }
 
-static int log_metrics(R1Db *db, long step, const char *const *names, const double *v, int n,
-                       R1Err *err) {
+static int log_metrics(R1Db *db, const char *stage, long step, const char *const *names,
+                       const double *v, int n, R1Err *err) {
     if (r1_db_begin(db, err)) return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < n; i++)
-        if (!isnan(v[i])) rc = r1_db_metric(db, "sft", step, names[i], v[i], err);
+        if (!isnan(v[i])) rc = r1_db_metric(db, stage, step, names[i], v[i], err);
     if (rc == 0) rc = r1_db_commit(db, err);
     if (rc) r1_db_rollback(db);
     return rc;
@@ -151,7 +151,7 @@ static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt
     if (rc) return -1;
     char *real = realpath(a->out, NULL);
     if (r1_db_begin(db, err)) rc = -1;
-    if (rc == 0) rc = r1_db_checkpoint(db, "sft", step, real ? real : a->out, err);
+    if (rc == 0) rc = r1_db_checkpoint(db, a->stage, step, real ? real : a->out, err);
     if (rc == 0) rc = r1_db_commit(db, err);
     free(real);
     return rc;
@@ -223,9 +223,12 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
         return -1;
     }
     if (step > 0) { /* metrics a killed run logged after its last checkpoint are redone */
-        char sql[96];
-        snprintf(sql, sizeof sql, "DELETE FROM metrics WHERE stage = 'sft' AND step > %ld;", step);
-        if (r1_db_exec(db, sql, err)) {
+        char *sql = sqlite3_mprintf(
+            "DELETE FROM metrics WHERE stage = %Q AND step > %ld AND name LIKE 'sft/%%';", a->stage,
+            step);
+        int rc = sql ? r1_db_exec(db, sql, err) : r1_seterr(err, "out of memory");
+        sqlite3_free(sql);
+        if (rc) {
             r1_adamw_free(&opt);
             return -1;
         }
@@ -279,7 +282,7 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
             double now = r1_now();
             double v[] = {w.loss / w.steps, lr, w.norm / w.steps, w.tokens / (now - w.t0),
                           ckpt ? last_eval : NAN};
-            rc = log_metrics(db, step + 1, names, v, 5, err);
+            rc = log_metrics(db, a->stage, step + 1, names, v, 5, err);
             w = (Window){0, 0, 0, 0, now};
         }
         if (rc == 0 && ckpt) rc = save(a, db, m, &opt, step + 1, total, d, err);
