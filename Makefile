@@ -25,7 +25,8 @@ CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
 # Each executable is one folder's .c files (its main in r1-NAME.c) over the library.
 # (a folder joins the build once its r1-NAME.c exists)
-ALL_STAGES := r1-model:tools r1-data:datasets r1-reward:reward r1-rollout:rollout r1-grpo:grpo r1-sft:sft
+ALL_STAGES := r1-model:tools r1-data:datasets r1-reward:reward r1-rollout:rollout r1-grpo:grpo r1-sft:sft \
+             r1-report:report
 STAGES    := $(foreach s,$(ALL_STAGES),$(if $(wildcard $(lastword $(subst :, ,$(s)))/r1-*.c),$(s)))
 TOOLS     := $(foreach s,$(STAGES),$(BIN)/$(firstword $(subst :, ,$(s))))
 TEST_SRC  := $(wildcard tests/test_*.c)
