@@ -15,6 +15,7 @@ int cmd_export(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
 
 /* Opens (creating and migrating) the database, printing the error on failure. */
 int data_open(R1Db *db, const char *path);

@@ -6,6 +6,7 @@
  *   r1-data import --db DB --format gsm8k|math|jsonl|messages ... FILE...
  *   r1-data export --db DB --table prompts|sft|rollouts [filters]
  *   r1-data synth  --db DB --task arith|countdown --n N --seed S ...
+ *   r1-data collect --db DB --kind KIND [--stage S] [--filter LIST] ...
  * Each subcommand prints its own --help. */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static const char *usage =
     "  import   add prompts (gsm8k, math, jsonl) or SFT samples (messages) from JSONL files\n"
     "  export   write prompts, SFT samples or rollouts as JSONL to stdout\n"
     "  synth    generate tasks with exact answers (arithmetic, countdown; en/zh)\n"
+    "  collect  turn rollouts that pass filters (correct, format, ...) into SFT samples\n"
     "The database is SQLite (WAL mode); inspect it with: sqlite3 DB '.tables'\n";
 
 static int cmd_init(int argc, char **argv) {
@@ -47,8 +49,9 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"init", cmd_init},     {"stats", cmd_stats},   {"sample", cmd_sample},
-                {"import", cmd_import}, {"export", cmd_export}, {"synth", cmd_synth}};
+    } cmds[] = {{"init", cmd_init},      {"stats", cmd_stats},   {"sample", cmd_sample},
+                {"import", cmd_import},  {"export", cmd_export}, {"synth", cmd_synth},
+                {"collect", cmd_collect}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "r1-data: unknown command '%s'\n%s", argv[1], usage);

@@ -79,12 +79,13 @@ int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
     int scored;
     if (read_rows(db, a, s, &scored, err)) return -1;
     if (s->n == 0)
-        return r1_seterr(err, "%s: step %ld has no rollouts (run r1-rollout first)", db->path,
-                         a->step);
+        return r1_seterr(err, "%s: step %ld has no rollouts of stage %s (run r1-rollout first)",
+                         db->path, a->step, r1_rows_stage(a->stage));
     if (scored == 0)
         return r1_seterr(err,
-                         "%s: step %ld's rollouts have no 'total' reward (run r1-reward first)",
-                         db->path, a->step);
+                         "%s: step %ld's rollouts of stage %s have no 'total' reward (run "
+                         "r1-reward first)",
+                         db->path, a->step, r1_rows_stage(a->stage));
     double *r = r1_xmalloc(sizeof(double) * (size_t)s->n), *adv = r1_xmalloc(sizeof(double) * s->n);
     long *g = r1_xmalloc(sizeof(long) * (size_t)s->n);
     unsigned char *uniform = r1_xmalloc((size_t)s->n + 1);
