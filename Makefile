@@ -39,7 +39,7 @@ LIB       := $(BUILD)/libr1c.a
 .PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
-$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h rollout/*.h grpo/*.h sft/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h rollout/*.h grpo/*.h sft/*.h report/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 debs=(build-essential pkg-config libsqlite3-dev sqlite3 libpcre2-dev libcjson-dev
       libopenblas-dev libopenblas-openmp-dev libcmocka-dev libutf8proc-dev clang libclang-rt-14-dev
-      xz-utils python3 python3-venv python3-numpy python3-torch)
+      xz-utils python3 python3-venv python3-numpy python3-torch chromium)
 
 missing=()
 for p in "${debs[@]}"; do
