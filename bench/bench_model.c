@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
     for (int t = 0; t < T; t++) tok[t] = (int)(r1_rng_u64(&rng) % cfg.vocab);
     for (int t = 0; t < T; t++) tgt[t] = (t + 1) % S ? tok[t + 1] : -1;
     for (int b = 0; b <= B; b++) starts[b] = b * S;
-    R1Batch batch = {B, T, tok, starts, tgt, 0};
+    R1Batch batch = {B, T, tok, starts, tgt, 0, 0};
     R1Acts a;
     r1_acts_init(&a);
     double *tf = malloc(sizeof(double) * iters), *tfb = malloc(sizeof(double) * iters);

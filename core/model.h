@@ -57,6 +57,10 @@ typedef struct {
      * (training does not need the others); a->logits then holds those rows in
      * order and a->head_row[t] says which row belongs to token t (-1: none). */
     int head_targets_only;
+    /* Log-probabilities of softmax(logits / temperature), the distribution a
+     * rollout sampled from (GRPO's ratios must compare like with like); 0 or 1:
+     * the logits as they are. The logits buffer itself stays unscaled. */
+    float temperature;
 } R1Batch;
 
 /* Activations kept by the forward for the backward, sized for one batch. */

@@ -82,12 +82,14 @@ void op_attention_decode(float *out, const float *q, int ldq, const float *const
 void op_swiglu_fwd(float *out, const float *gu, int T, int n_ff);
 void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_ff);
 
-/* Log-probability of each row's target: logp[t] = logits[t, y_t] - lse[t]
- * (0 where targets[t] < 0). lse[t] is the row's log-sum-exp. */
-void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T, int V);
-/* dlogits[t, j] = dlogp[t] * (1[j == y_t] - softmax(logits[t])_j); rows without a
+/* Log-probability of each row's target under softmax(s * logits), s = 1 / the
+ * sampling temperature: logp[t] = s logits[t, y_t] - lse[t] (0 where targets[t]
+ * < 0); lse[t] is the log-sum-exp of the row's s * logits. */
+void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T, int V,
+                    float s);
+/* dlogits[t, j] = s dlogp[t] (1[j == y_t] - softmax(s logits[t])_j); rows without a
  * target become 0. OVERWRITES dlogits, which may be the logits buffer itself. */
 void op_logprob_bwd(float *dlogits, const float *logits, const float *lse, const int *targets,
-                    const float *dlogp, int T, int V);
+                    const float *dlogp, int T, int V, float s);
 
 #endif

@@ -346,30 +346,30 @@ void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_
 /* ---- log-probabilities ----------------------------------------------------- */
 
 void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T,
-                    int V) {
+                    int V, float s) {
 #pragma omp parallel for if ((size_t)T * V >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
         float m = -INFINITY;
-        for (int j = 0; j < V; j++) m = x[j] > m ? x[j] : m;
+        for (int j = 0; j < V; j++) m = s * x[j] > m ? s * x[j] : m;
         double sum = 0.0;
-        for (int j = 0; j < V; j++) sum += expf(x[j] - m);
+        for (int j = 0; j < V; j++) sum += expf(s * x[j] - m);
         lse[t] = m + (float)log(sum);
-        logp[t] = targets[t] >= 0 ? x[targets[t]] - lse[t] : 0.0f;
+        logp[t] = targets[t] >= 0 ? s * x[targets[t]] - lse[t] : 0.0f;
     }
 }
 
 void op_logprob_bwd(float *dlogits, const float *logits, const float *lse, const int *targets,
-                    const float *dlogp, int T, int V) {
+                    const float *dlogp, int T, int V, float s) {
 #pragma omp parallel for if ((size_t)T * V >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;
-        float *d = dlogits + (size_t)t * V, g = dlogp[t];
+        float *d = dlogits + (size_t)t * V, g = s * dlogp[t];
         if (targets[t] < 0 || g == 0.0f) {
             memset(d, 0, sizeof(float) * (size_t)V);
             continue;
         }
-        for (int j = 0; j < V; j++) d[j] = -g * expf(x[j] - lse[t]);
+        for (int j = 0; j < V; j++) d[j] = -g * expf(s * x[j] - lse[t]);
         d[targets[t]] += g;
     }
 }

@@ -58,7 +58,7 @@ static char *buf_take(Buf *b) {
 
 /* ---- names ---- */
 
-static const char *const task_names[R1_SYNTH_NTASKS] = {"arith", "countdown"};
+static const char *const task_names[R1_SYNTH_NTASKS] = {"arith", "countdown", "chain"};
 static const char *const lang_names[] = {"en", "zh", "mixed"};
 
 const char *r1_synth_task_name(R1SynthTask t) {
@@ -82,7 +82,7 @@ int r1_synth_lang_parse(const char *name) {
 }
 
 int r1_synth_levels(R1SynthTask t) {
-    return t == R1_SYNTH_ARITH ? 4 : 3;
+    return t == R1_SYNTH_ARITH ? 4 : 3; /* countdown and chain: 3 */
 }
 
 /* Uniform in [lo, hi]; the modulo bias is below 2^-50 for the small spans used. */
@@ -492,6 +492,30 @@ static int arith_l3(Tree *t, R1Rng *r, int leaves) {
     return tree_op(t, op, l, arith_l3(t, r, leaves - k));
 }
 
+/* chain: operands added or subtracted left to right, every partial result >= 0
+ * (a subtraction that would go below zero becomes an addition). */
+static int chain_tree(Tree *t, R1Rng *r, int level) {
+    int n = level == 2 ? 5 : 4;
+    int64_t lo = level == 3 ? 10 : 1, hi = level == 3 ? 99 : 9;
+    int64_t total = rnd(r, lo, hi);
+    int root = tree_leaf(t, total);
+    for (int i = 1; i < n && root >= 0; i++) {
+        int64_t x = rnd(r, lo, hi);
+        char op = level > 1 && rnd(r, 0, 1) && x <= total ? '-' : '+';
+        total += op == '+' ? x : -x;
+        root = tree_op(t, op, root, tree_leaf(t, x));
+    }
+    return root;
+}
+
+static int chain_task(R1SynthItem *it, R1Rng *r) {
+    Tree t = {.count = 0};
+    int root = chain_tree(&t, r, it->level);
+    if (root < 0) return -1;
+    arith_question(it, &t, root, r);
+    return 0;
+}
+
 static int arith_tree(R1SynthItem *it, R1Rng *r) {
     for (int tries = 0; tries < 1000; tries++) {
         Tree t = {.count = 0};
@@ -642,7 +666,7 @@ static char *make_meta(const R1SynthItem *it) {
                r1_synth_task_name(it->task), it->level, r1_synth_lang_name(it->lang),
                it->template_id);
     /* expr holds only digits, operators, parentheses and spaces: no escaping needed */
-    if (it->task == R1_SYNTH_ARITH) buf_printf(&b, ",\"expr\":\"%s\"", it->expr);
+    if (it->task != R1_SYNTH_COUNTDOWN) buf_printf(&b, ",\"expr\":\"%s\"", it->expr);
     buf_puts(&b, ",\"numbers\":[");
     for (int i = 0; i < it->nnums; i++)
         buf_printf(&b, "%s%lld", i ? "," : "", (long long)it->nums[i]);
@@ -652,10 +676,36 @@ static char *make_meta(const R1SynthItem *it) {
     return buf_take(&b);
 }
 
+/* chain: the expression rewritten once per operation, the first two numbers
+ * replaced by their result ("left to right: 9 + 4 + 1\n= 13 + 1\n= 14"; zh
+ * 从左往右算). Each line copies the one above and does one small sum, a pattern
+ * even a tiny transformer learns; the words give the steps the task's language,
+ * which is what the language-consistency reward counts. expr is a flat
+ * left-to-right chain, as chain_tree builds it. */
+static char *chain_steps(const R1SynthItem *it) {
+    char ops[R1_SYNTH_MAX_NUMS];
+    const char *p = it->expr;
+    for (int i = 1; i < it->nnums; i++) {
+        while (*p && *p != '+' && *p != '-') p++;
+        ops[i] = *p ? *p++ : '+';
+    }
+    Buf s = {0};
+    buf_puts(&s, it->lang == R1_SYNTH_ZH ? "从左往右算：" : "left to right: ");
+    int64_t total = it->nums[0];
+    for (int first = 1; first <= it->nnums; first++) {
+        if (first > 1) buf_puts(&s, "\n= ");
+        buf_printf(&s, "%lld", (long long)total);
+        for (int i = first; i < it->nnums; i++)
+            buf_printf(&s, " %c %lld", ops[i], (long long)it->nums[i]);
+        if (first < it->nnums) total += ops[first] == '+' ? it->nums[first] : -it->nums[first];
+    }
+    return buf_take(&s);
+}
+
 /* The answer, solution and meta, after re-evaluating the expression text: a
  * rendering bug must fail loudly rather than store a wrong gold answer. */
 static int finish(R1SynthItem *it, R1Err *err) {
-    int ok = it->task == R1_SYNTH_ARITH
+    int ok = it->task != R1_SYNTH_COUNTDOWN
                  ? is_value(it->expr, it->value)
                  : r1_countdown_check(it->expr, it->nums, it->nnums, it->value, NULL, 0);
     if (!ok)
@@ -663,10 +713,13 @@ static int finish(R1SynthItem *it, R1Err *err) {
                          (long long)it->value);
     char num[24];
     snprintf(num, sizeof num, "%lld", (long long)it->value);
-    it->answer = r1_xstrdup(it->task == R1_SYNTH_ARITH ? num : it->expr);
-    Buf s = {0};
-    buf_printf(&s, "%s = %s", it->expr, num);
-    it->solution = buf_take(&s);
+    it->answer = r1_xstrdup(it->task != R1_SYNTH_COUNTDOWN ? num : it->expr);
+    it->solution = it->task == R1_SYNTH_CHAIN ? chain_steps(it) : NULL;
+    if (!it->solution) {
+        Buf s = {0};
+        buf_printf(&s, "%s = %s", it->expr, num);
+        it->solution = buf_take(&s);
+    }
     it->meta = make_meta(it);
     return 0;
 }
@@ -684,6 +737,7 @@ int r1_synth_generate(R1SynthTask task, int level, R1SynthLang lang, R1Rng *rng,
     it->level = level ? level : (int)rnd(rng, 1, top);
     it->lang = lang == R1_SYNTH_MIXED ? (R1SynthLang)rnd(rng, 0, 1) : lang;
     int rc = task == R1_SYNTH_COUNTDOWN ? countdown(it, rng)
+             : task == R1_SYNTH_CHAIN   ? chain_task(it, rng)
              : it->level == 4           ? arith_word(it, rng)
                                         : arith_tree(it, rng);
     if (rc) r1_seterr(err, "synth: no %s task found within the level's bounds", task_names[task]);

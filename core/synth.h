@@ -1,12 +1,20 @@
 /* synth.h - generated reasoning tasks with exact gold answers, and the small
  * exact evaluator that checks them (and, later, a model's answers to them).
  *
- * Tasks (the names are the dataset suffix: "synth/arith", "synth/countdown"):
+ * Tasks (the names are the dataset suffix: "synth/arith", "synth/countdown",
+ * "synth/chain"):
  *   arith      level 1: a + b or a - b, operands 1..99, result >= 0
  *              level 2: a + b, a - b or a * b, operands 10..999
  *              level 3: 3-4 operands with +, -, *, / and parentheses; sums over
  *                       100..9999, factors and divisors 2..99, every / exact
  *              level 4: multi-step word problems (2-3 operations), every step >= 0
+ *   chain      a running total, worked one operation per line: level 1: four
+ *              digits 1..9 added; level 2: five digits with + and -; level 3:
+ *              four numbers 10..99 with + and -; every partial result >= 0.
+ *              The solution rewrites the expression once per operation
+ *              ("left to right: 9 + 4 + 1\n= 13 + 1\n= 14"; zh 从左往右算), so
+ *              reasoning tokens help: each line is one small sum, while the
+ *              answer alone needs them all at once.
  *   countdown  reach a target from 3 (level 1) or 4 (levels 2, 3) numbers with
  *              + - * /, each number exactly once; generated from a random
  *              expression tree, so a solution always exists, and every
@@ -24,7 +32,7 @@
 #include "rng.h"
 #include "util.h"
 
-typedef enum { R1_SYNTH_ARITH, R1_SYNTH_COUNTDOWN, R1_SYNTH_NTASKS } R1SynthTask;
+typedef enum { R1_SYNTH_ARITH, R1_SYNTH_COUNTDOWN, R1_SYNTH_CHAIN, R1_SYNTH_NTASKS } R1SynthTask;
 typedef enum { R1_SYNTH_EN, R1_SYNTH_ZH, R1_SYNTH_MIXED } R1SynthLang;
 
 #define R1_SYNTH_MAX_NUMS 16
@@ -36,7 +44,7 @@ typedef struct {
     int template_id;  /* which wording of the level's language */
     char *question;
     char *answer;   /* arith: the integer; countdown: one valid equation */
-    char *solution; /* "EXPR = VALUE" */
+    char *solution; /* "EXPR = VALUE"; chain: one line per step */
     char *meta;     /* JSON object: task, level, lang, template, numbers, ... */
     char *expr;     /* ASCII (+ - * / parentheses): arith what is computed, countdown the answer */
     int64_t value;  /* arith: the answer; countdown: the target */

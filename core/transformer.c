@@ -168,6 +168,10 @@ static void layer_forward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d
     op_matmul_fwd(xout, act, w->wdown, NULL, nT, d->I, d->C, 1);
 }
 
+static float logit_scale(const R1Batch *b) {
+    return b->temperature > 0 ? 1.0f / b->temperature : 1.0f;
+}
+
 /* The output layer and log-probabilities at the rows with a target only. */
 static void head_at_targets(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d) {
     int n = 0, T = b->n_tokens;
@@ -179,7 +183,7 @@ static void head_at_targets(R1Model *m, R1Acts *a, const R1Batch *b, const Dims 
     }
     a->n_head = n;
     op_matmul_fwd(a->logits, a->lnf_h, m->lm_head, NULL, n, d->C, d->V, 0);
-    op_logprob_fwd(a->logp_h, a->lse_h, a->logits, a->tgt_h, n, d->V);
+    op_logprob_fwd(a->logp_h, a->lse_h, a->logits, a->tgt_h, n, d->V, logit_scale(b));
     for (int t = 0; t < T; t++) {
         int r = a->head_row[t];
         a->logp[t] = r >= 0 ? a->logp_h[r] : 0.0f;
@@ -206,7 +210,7 @@ void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b) {
         for (int t = 0; t < T; t++) a->head_row[t] = t;
         a->n_head = T;
         if (!b->targets) return;
-        op_logprob_fwd(a->logp, a->lse_v, a->logits, b->targets, T, d.V);
+        op_logprob_fwd(a->logp, a->lse_v, a->logits, b->targets, T, d.V, logit_scale(b));
     }
     double sum = 0.0;
     for (int t = 0; t < T; t++)
@@ -264,7 +268,7 @@ static void head_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d
     int n = a->n_head, T = b->n_tokens;
     for (int t = 0; t < T; t++)
         if (a->head_row[t] >= 0) a->logp_h[a->head_row[t]] = dlogp[t]; /* now dL/dlogp */
-    op_logprob_bwd(a->logits, a->logits, a->lse_h, a->tgt_h, a->logp_h, n, d->V);
+    op_logprob_bwd(a->logits, a->logits, a->lse_h, a->tgt_h, a->logp_h, n, d->V, logit_scale(b));
     memset(a->d_res, 0, sizeof(float) * (size_t)n * d->C);
     op_matmul_bwd(a->d_res, grad_of(m, m->lm_head), NULL, a->logits, a->lnf_h, m->lm_head, n, d->C,
                   d->V);
@@ -294,7 +298,7 @@ void r1_model_backward(R1Model *m, R1Acts *a, const R1Batch *b, const float *dlo
         free(keep);
     } else {
         /* Softmax backward in place: logits become dlogits. */
-        op_logprob_bwd(a->logits, a->logits, a->lse_v, b->targets, dlogp, T, d.V);
+        op_logprob_bwd(a->logits, a->logits, a->lse_v, b->targets, dlogp, T, d.V, logit_scale(b));
         free(keep);
         memset(a->d_ln, 0, sizeof(float) * (size_t)T * d.C);
         op_matmul_bwd(a->d_ln, grad_of(m, m->lm_head), NULL, a->logits, a->lnf, m->lm_head, T, d.C,

@@ -1,6 +1,6 @@
 /* cmd_synth.c - `r1-data synth`: generated tasks with exact gold answers into prompts.
  *
- *   r1-data synth --db DB --task arith|countdown --n N --seed S
+ *   r1-data synth --db DB --task arith|countdown|chain --n N --seed S
  *                 [--split train] [--lang en|zh|mixed] [--level L] [--quiet]
  * Rows go to dataset "synth/TASK" through the prompt writer, so a rerun with the
  * same seed adds nothing (the generators live in core/synth.c). */
@@ -13,12 +13,13 @@
 #include "synth.h"
 
 static const char *usage =
-    "usage: r1-data synth --db DB --task arith|countdown --n N --seed S\n"
+    "usage: r1-data synth --db DB --task arith|countdown|chain --n N --seed S\n"
     "                     [--split SPLIT] [--lang en|zh|mixed] [--level L] [--quiet]\n"
     "Writes N generated tasks with exact gold answers to prompts (dataset synth/TASK).\n"
     "  --split  default train\n"
     "  --lang   wording: en, zh or mixed (default en; mixed draws per task)\n"
-    "  --level  arith 1-4 (4: word problems), countdown 1-3; default: a mix of all levels\n"
+    "  --level  arith 1-4 (4: word problems), countdown 1-3, chain 1-3;\n"
+    "           default: a mix of all levels\n"
     "  --quiet  no progress and no summary on stderr\n";
 
 typedef struct {

@@ -53,6 +53,23 @@ static int read_rows(R1Db *db, const GrpoArgs *a, GStep *s, int *scored, R1Err *
     return rc == SQLITE_DONE ? 0 : r1_db_fail(db, "reading the step's rollouts", err);
 }
 
+/* A number the rollout stage recorded for this step (stage-aware), or fallback. */
+static double rollout_metric(R1Db *db, const GrpoArgs *a, const char *name, double fallback) {
+    sqlite3_stmt *st = r1_db_prepare(
+        db, "SELECT value FROM metrics WHERE stage = ?1 AND step = ?2 AND name = ?3 "
+            "ORDER BY rowid DESC LIMIT 1", NULL);
+    double v = fallback;
+    if (st) {
+        sqlite3_bind_text(st, 1, r1_metrics_stage(a->stage, "rollout"), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, a->step);
+        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            v = sqlite3_column_double(st, 0);
+        sqlite3_finalize(st);
+    }
+    return v;
+}
+
 /* The rollout stage's limit for this step (dr_grpo's constant), else the
  * longest completion. */
 static int step_max_new(R1Db *db, const GrpoArgs *a, const GStep *s) {
@@ -100,6 +117,10 @@ int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
     }
     free(r), free(adv), free(g), free(uniform);
     s->max_new = step_max_new(db, a, s);
+    /* The log-probs the rollout stored are of softmax(logits / T); the ratios and
+     * the KL must use the same T. Greedy rollouts (T = 0) stored T = 1's. */
+    double t = a->temperature > 0 ? a->temperature : rollout_metric(db, a, "rollout/temperature", 1);
+    s->temperature = t > 0 ? (float)t : 1.0f;
     return 0;
 }
 

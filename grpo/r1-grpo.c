@@ -30,6 +30,8 @@ static const char *USAGE =
     "  --max-grad-norm C      clip the global gradient norm (default 1.0; 0: off)\n"
     "  --weight-decay W       AdamW weight decay (default 0)\n"
     "  --max-new-tokens M     dr_grpo's constant (default: the rollout's limit)\n"
+    "  --temperature T        log-probs of softmax(logits / T), as sampled (default: the\n"
+    "                         rollout's recorded rollout/temperature, else 1)\n"
     "  --mask-truncated       completions cut at the length limit do not train\n"
     "  --drop-uniform-groups  groups whose rewards are all equal do not train\n"
     "  --ref-reset-every K    at steps that are multiples of K, the reference DIR is\n"
@@ -68,7 +70,8 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
              {"--epsilon", &a->eps, 0, 1},
              {"--epsilon-high", &a->eps_high, 0, 1e6},
              {"--max-grad-norm", &a->max_grad_norm, 0, 1e12},
-             {"--weight-decay", &a->weight_decay, 0, 10}};
+             {"--weight-decay", &a->weight_decay, 0, 10},
+             {"--temperature", &a->temperature, 1e-6, 100}};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
         if (!strcmp(f, d[i].n)) {
             if (!strcmp(f, "--epsilon-high")) *eps_high_set = 1;

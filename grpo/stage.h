@@ -13,7 +13,7 @@
 typedef struct {
     const char *db, *model, *ref, *out, *dump, *stage;
     long step, iterations, minibatches, micro_tokens, max_new, ref_reset_every;
-    double lr, beta, eps, eps_high, max_grad_norm, weight_decay;
+    double lr, beta, eps, eps_high, max_grad_norm, weight_decay, temperature;
     R1GrpoLoss loss;
     R1GrpoScale scale;
     unsigned long long seed;
@@ -33,7 +33,8 @@ typedef struct {
 typedef struct {
     GRollout *r;
     int n;
-    int max_new; /* for dr_grpo */
+    int max_new;       /* for dr_grpo */
+    float temperature; /* the rollout's: log-probs are of softmax(logits / it) */
     R1AdvStats adv;
     long active_tokens;
     int active;

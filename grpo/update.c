@@ -48,7 +48,7 @@ static void pack(Pack *p, const GStep *s, const int *idx, int n, R1Batch *b) {
     }
     p->start[n] = t;
     memset(p->dlogp, 0, sizeof(float) * (size_t)T);
-    *b = (R1Batch){n, T, p->tok, p->start, p->tgt, 1};
+    *b = (R1Batch){n, T, p->tok, p->start, p->tgt, 1, s->temperature};
 }
 
 /* How many of idx[0..n) fit in one micro-batch of `budget` tokens (at least one). */
@@ -89,14 +89,14 @@ void grpo_ref_logprobs(R1Model *ref, GStep *s, long micro_tokens) {
 
 /* Summed entropy of the softmax of the head's rows (each row's log-sum-exp in
  * lse_h), in parallel over rows: it is a metric, so a per-row float exp does. */
-static double head_entropy(const R1Acts *a, int V) {
+static double head_entropy(const R1Acts *a, int V, float s) {
     double total = 0;
 #pragma omp parallel for reduction(+ : total) schedule(static)
     for (int r = 0; r < a->n_head; r++) {
         const float *z = a->logits + (size_t)r * V;
         float lse = a->lse_h[r];
         double h = lse;
-        for (int j = 0; j < V; j++) h -= (double)(expf(z[j] - lse) * z[j]);
+        for (int j = 0; j < V; j++) h -= (double)(expf(s * z[j] - lse) * s * z[j]);
         total += h;
     }
     return total;
@@ -133,7 +133,7 @@ static void micro(R1Model *m, R1Acts *a, Pack *p, const GrpoArgs *ga, const GSte
             if (acc->logp) acc->logp[acc->n_logp++] = (float)logp;
         }
     }
-    acc->entropy += head_entropy(a, V); /* every head row is a completion token */
+    acc->entropy += head_entropy(a, V, 1.0f / s->temperature); /* every head row is a completion token */
     r1_model_backward(m, a, &b, p->dlogp);
 }
 

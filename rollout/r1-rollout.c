@@ -244,6 +244,7 @@ static int generate_and_store(R1Db *db, R1Policy *pol, const Args *a, const Roll
                              (int)a->K,
                              (int)a->G,
                              (int)a->max_new,
+                             a->temperature,
                              secs};
         RolloutStats s;
         rollout_stats(&res, &s);

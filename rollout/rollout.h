@@ -35,6 +35,7 @@ typedef struct {
     const int *prompt_lens;
     const R1Completion *c; /* K * G, prompt-major */
     int K, G, max_new;
+    double temperature; /* of the sampling; GRPO computes its log-probs with it */
     double seconds; /* generation wall time, for tokens/s */
 } RolloutResult;
 

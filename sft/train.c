@@ -40,7 +40,7 @@ static void make_batch(Batch *b, const SftData *d, const int *idx, int n, R1Batc
         t += s->n;
     }
     b->start[n] = t;
-    *out = (R1Batch){n, T, b->tok, b->start, b->tgt, 1};
+    *out = (R1Batch){n, T, b->tok, b->start, b->tgt, 1, 0};
 }
 
 /* How many of idx[0..n) fit in `budget` tokens (at least one). */

@@ -68,7 +68,7 @@ static R1Tokenizer *tiny_tokenizer(void) {
 /* Logits of the last token of seq[0..n), by the uncached forward. */
 static void full_logits(R1Model *m, R1Acts *a, const int *seq, int n, float *out) {
     int starts[2] = {0, n};
-    R1Batch b = {1, n, seq, starts, NULL, 0};
+    R1Batch b = {1, n, seq, starts, NULL, 0, 0};
     r1_model_forward(m, a, &b);
     memcpy(out, a->logits + (size_t)(n - 1) * V, sizeof(float) * V);
 }

@@ -120,7 +120,7 @@ static void test_batch_invariance(void **s) {
     R1Acts a;
     make_model(&m, 0, 1, 7);
     r1_acts_init(&a);
-    R1Batch all = {3, 12, toks, starts, tgts, 0};
+    R1Batch all = {3, 12, toks, starts, tgts, 0, 0};
     float ones[12];
     for (int t = 0; t < 12; t++) ones[t] = -1.0f; /* loss = -sum logp */
     r1_model_forward(&m, &a, &all);
@@ -134,7 +134,7 @@ static void test_batch_invariance(void **s) {
     double gscale = 0.0, worst = 0.0;
     for (int q = 0; q < 3; q++) {
         int n = starts[q + 1] - starts[q], st[2] = {0, n};
-        R1Batch one = {1, n, toks + starts[q], st, tgts + starts[q], 0};
+        R1Batch one = {1, n, toks + starts[q], st, tgts + starts[q], 0, 0};
         r1_model_forward(&m, &a, &one);
         for (int i = 0; i < n * 31; i++)
             assert_true(fabsf(a.logits[i] - logits[starts[q] * 31 + i]) < 1e-5f);
@@ -159,7 +159,7 @@ static void head_only_equal(int llama, int tied) {
     r1_acts_init(&a);
     float w[12], logp[12];
     for (int t = 0; t < 12; t++) w[t] = 0.1f * (float)(t % 5) - 0.2f;
-    R1Batch full = {3, 12, toks, starts, tgts, 0}, part = full;
+    R1Batch full = {3, 12, toks, starts, tgts, 0, 0}, part = full;
     part.head_targets_only = 1;
     r1_model_alloc_grads(&m);
     r1_model_zero_grad(&m);
@@ -326,11 +326,11 @@ static void test_batch_check(void **s) {
     R1Err err;
     make_model(&m, 0, 1, 3);
     int bad[3] = {1, 31, 2}, st[2] = {0, 3};
-    R1Batch b = {1, 3, bad, st, NULL, 0};
+    R1Batch b = {1, 3, bad, st, NULL, 0, 0};
     assert_int_equal(r1_batch_check(&m, &b, &err), -1);
     assert_non_null(strstr(err.msg, "token 1 has id 31"));
     int longseq[65] = {0}, st2[2] = {0, 65};
-    R1Batch b2 = {1, 65, longseq, st2, NULL, 0};
+    R1Batch b2 = {1, 65, longseq, st2, NULL, 0, 0};
     assert_int_equal(r1_batch_check(&m, &b2, &err), -1);
     assert_non_null(strstr(err.msg, "max_position_embeddings"));
     r1_model_free(&m);

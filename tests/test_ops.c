@@ -339,7 +339,7 @@ typedef struct {
 
 static double logp_loss(void *p) {
     LogpCtx *c = p;
-    op_logprob_fwd(c->logp, c->lse, c->logits, c->tg, c->T, c->V);
+    op_logprob_fwd(c->logp, c->lse, c->logits, c->tg, c->T, c->V, 1.0f);
     return dot_f64(c->logp, c->R, (size_t)c->T);
 }
 
@@ -362,7 +362,7 @@ static void test_logprob(void **state) {
         assert_true(isfinite(c.logp[t]));
     }
     float *d = r1_falloc(44);
-    op_logprob_bwd(d, c.logits, c.lse, tg, c.R, 4, 11);
+    op_logprob_bwd(d, c.logits, c.lse, tg, c.R, 4, 11, 1.0f);
     for (int j = 0; j < 11; j++) assert_true(d[11 + j] == 0.0f); /* no target: no gradient */
     assert_true(fd_max_error(logp_loss, &c, c.logits, d, 44, EPS, 64, "logprob dlogits") <
                 GRAD_TOL);

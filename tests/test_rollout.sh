@@ -105,8 +105,8 @@ want=$(prompt_hex "$db" "$pid" deepseek-r1)
 check "basic: prompt_ids = r1-model tokenize --messages --generation-prompt of the question" \
     '[ -n "$want" ] && [ "$(q "$db" "SELECT hex(prompt_ids) FROM rollouts WHERE prompt_id = $pid LIMIT 1")" = "$want" ]'
 m() { q "$db" "SELECT printf('%.6f', value) FROM metrics WHERE stage = 'rollout' AND step = ${2:-0} AND name = 'rollout/$1'"; }
-check "basic: 6 rollout metrics rows for step 0" \
-    '[ "$(q "$db" "SELECT group_concat(name, '"'"' '"'"') FROM (SELECT name FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0 ORDER BY name)")" = "rollout/completion_len_max rollout/completion_len_mean rollout/completions rollout/max_new_tokens rollout/tokens_per_s rollout/truncated_frac" ]'
+check "basic: 7 rollout metrics rows for step 0" \
+    '[ "$(q "$db" "SELECT group_concat(name, '"'"' '"'"') FROM (SELECT name FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0 ORDER BY name)")" = "rollout/completion_len_max rollout/completion_len_mean rollout/completions rollout/max_new_tokens rollout/temperature rollout/tokens_per_s rollout/truncated_frac" ]'
 check "basic: metrics agree with the rows (mean, max, truncated, completions, tokens/s > 0)" \
     '[ "$(m completion_len_mean) $(m completion_len_max) $(m truncated_frac) $(m completions)" = "$(q "$db" "SELECT printf('"'"'%.6f %.6f %.6f %.6f'"'"', AVG(n_tokens), MAX(n_tokens), AVG(finish_reason = '"'"'length'"'"'), COUNT(*)) FROM rollouts")" ] &&
      awk "BEGIN { exit !($(m tokens_per_s) > 0) }"'
@@ -133,8 +133,8 @@ check "partial: the rewards of the replaced rows are gone (cascade)" \
     '[ "$(q "$db" "SELECT COUNT(*) FROM rewards w LEFT JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 0 OR r.id IS NULL")" = 0 ]'
 check "partial: step 1 and its rewards untouched" \
     '[ "$(rows "$db" 1)" = "$step1" ] && [ "$(q "$db" "SELECT COUNT(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 1")" = 4 ]'
-check "partial: still 6 metrics rows for step 0" \
-    '[ "$(q "$db" "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0")" = 6 ]'
+check "partial: still 7 metrics rows for step 0" \
+    '[ "$(q "$db" "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0")" = 7 ]'
 "${run1[@]}" --force >"$tmp/out5" 2>&1
 check "--force redoes a complete step (generates again, the same content)" \
     '! grep -q "nothing to do" "$tmp/out5" && grep -q "12 completions" "$tmp/out5" && [ "$(rows "$db" 0)" = "$step0" ]'
