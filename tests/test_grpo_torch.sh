@@ -8,7 +8,7 @@
 #      --epsilon-high 0.28, --mask-truncated, --drop-uniform-groups,
 #      --max-new-tokens 16, dr_grpo's constant from the longest completion,
 #      gradient clipping, micro-batch accumulation, the first of 2
-#      minibatches (grpo, bnpo, dapo); the --json kl and clip fractions
+#      minibatches (grpo, bnpo, dapo); the --json kl, entropy and clip fractions
 #      (clipping happens on both sides)
 #   2. on-policy: stored logprobs = the policy's own -> rho = 1 exactly, clip
 #      fractions 0 (summary and metrics rows)
@@ -17,6 +17,13 @@
 #   4. a real update: the checkpoint's files, its checkpoints row and grpo/*
 #      metrics; the next step continues the optimizer (step 1 -> 2);
 #      --ref-reset-every makes the reference a copy of the policy
+#   5. temperature: real rollouts of bin/r1-rollout at --temperature 0.7
+#      (--top-p 0.95 --top-k 40) record rollout/temperature 0.7; r1-grpo's dump
+#      matches the reference at T = 0.7 (read from the metric by both) and, with
+#      --temperature 1.3, at T = 1.3; on-policy the sampler's stored log-probs
+#      and r1-grpo's recomputed ones (two code paths) give ratio_max_dev < 1e-3,
+#      where T = 1 and 1.3 give > 0.05; greedy rollouts (--temperature 0) record
+#      0 and train at T = 1 (ratio_max_dev < 1e-3 again)
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh); needs sqlite3.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -193,5 +200,61 @@ check "--ref-reset-every 2 at step 3: the reference is left alone" '[ $? -eq 0 ]
 "$grpo" --db "$db" --step 2 --model "$tmp/ck1" --ref "$tmp/rref" --out "$tmp/ck2" --ref-reset-every 2 --lr 1e-3 --json 2>"$tmp/r2.err" >"$tmp/r2.json"
 check "--ref-reset-every 2 at step 2: the reference becomes a copy of --model (same tensors), kl 0 ($(cat "$tmp/r2.json"))" \
     '[ $? -eq 0 ] && same "$tmp/rref" "$tmp/ck1" && grep -q "\"kl\":0," "$tmp/r2.json" || { cat "$tmp/r2.err"; false; }'
+
+
+# ---------------------------------------------------------------- 5. temperature
+# Real rollouts of the qwen model itself (so step 0 is on-policy) at T = 0.7,
+# with hand-set 'total' rewards that differ inside each group.
+db="$tmp/temp.db"
+tjson() { # tjson FILE KEY: a number of r1-grpo's --json line
+    "$R1_PY" -c "import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2" 2>/dev/null
+}
+if [ -d "$tmp/qwen" ] && "$R1_BIN/r1-data" init --db "$db" >/dev/null &&
+    "$R1_BIN/r1-data" synth --db "$db" --task arith --n 6 --seed 1 --quiet &&
+    "$R1_BIN/r1-rollout" --db "$db" --model "$tmp/qwen" --step 0 --prompts 3 --group 4 --max-new-tokens 10 \
+        --temperature 0.7 --top-p 0.95 --top-k 40 --seed 5 --quiet >"$tmp/t.out" 2>"$tmp/t.err" &&
+    "$R1_BIN/r1-rollout" --db "$db" --model "$tmp/qwen" --step 1 --prompts 3 --group 2 --max-new-tokens 10 \
+        --temperature 0 --seed 5 --quiet >>"$tmp/t.out" 2>>"$tmp/t.err"; then
+    q "$db" "INSERT INTO rewards (rollout_id, name, value) SELECT id, 'total', ((sample * 3 + prompt_id) % 4) / 3.0 FROM rollouts"
+    pass "temperature: rollouts at T = 0.7 (step 0, $(q "$db" "SELECT COUNT(*) || ' completions, ' || SUM(n_tokens) || ' tokens' FROM rollouts WHERE step = 0")) and T = 0 (step 1)"
+else
+    fail "temperature: the rollouts ($(head -c 300 "$tmp/t.err"))"
+fi
+check "temperature: the rollout records rollout/temperature 0.7 (and 0 for the greedy step)" \
+    '[ "$(q "$db" "SELECT group_concat(step || '"'"'='"'"' || value, '"'"' '"'"') FROM (SELECT step, value FROM metrics WHERE stage = '"'"'rollout'"'"' AND name = '"'"'rollout/temperature'"'"' ORDER BY step)")" = "0=0.7 1=0.0" ]'
+# The dry runs: T from the metric; --temperature 0.7 given; --temperature 1.3 and 1 (overrides).
+: >"$tmp/t.cases"
+tcase() { # tcase NAME TAG OPTION...: one dry run of step 0, a line of $tmp/t.cases
+    local name=$1 tag=$2
+    shift 2
+    local opts=(--max-grad-norm 0 --step 0 "$@")
+    if "$grpo" --db "$db" --model "$tmp/qwen" --ref "$tmp/qwen_ref" --dry-run --dump "$tmp/t.$tag.safetensors" \
+        --json "${opts[@]}" >"$tmp/t.$tag.json" 2>"$tmp/t.$tag.err"; then
+        printf '%s\t%s\t%s' "$name" "$tmp/t.$tag.safetensors" "$tmp/t.$tag.json" >>"$tmp/t.cases"
+        printf '\t%s' "${opts[@]}" >>"$tmp/t.cases"
+        echo >>"$tmp/t.cases"
+    else
+        fail "temperature $name: r1-grpo --dry-run failed: $(head -c 300 "$tmp/t.$tag.err")"
+    fi
+}
+tcase "T 0.7 (the rollout's metric)" m
+tcase "--temperature 1.3 overrides the metric" o13 --temperature 1.3
+tcase "--temperature 0.7 given" g07 --temperature 0.7
+"$grpo" --db "$db" --model "$tmp/qwen" --ref "$tmp/qwen_ref" --dry-run --dump "$tmp/t.o1.safetensors" --json \
+    --step 0 --temperature 1 >"$tmp/t.o1.json" 2>"$tmp/t.o1.err" || fail "temperature: --temperature 1 dry run"
+"$R1_PY" "$refpy" check "$db" "$tmp/qwen" "$tmp/qwen_ref" "$tmp/t.cases" | sed 's/^\(PASS\|FAIL\): /\1: temperature: /' ||
+    fail "temperature: the reference found differences (or failed)"
+check "temperature: on-policy at the recorded T = 0.7, ratio_max_dev < 1e-3 (sampler's stored log-probs against r1-grpo's): $(tjson "$tmp/t.m.json" ratio_max_dev)" \
+    'awk "BEGIN { exit !($(tjson "$tmp/t.m.json" ratio_max_dev) < 1e-3) }" && grep -q "\"clip_frac_low\":0,\"clip_frac_high\":0," "$tmp/t.m.json"'
+check "temperature: ... and off at T = 1 ($(tjson "$tmp/t.o1.json" ratio_max_dev)) and 1.3 ($(tjson "$tmp/t.o13.json" ratio_max_dev)): ratio_max_dev > 0.05" \
+    'awk "BEGIN { exit !($(tjson "$tmp/t.o1.json" ratio_max_dev) > 0.05 && $(tjson "$tmp/t.o13.json" ratio_max_dev) > 0.05) }"'
+check "temperature: --temperature 0.7 given = the recorded 0.7 (the same dump, bit for bit)" \
+    'cmp -s "$tmp/t.m.safetensors" "$tmp/t.g07.safetensors"'
+check "temperature: --temperature 1.3 changes the dump's logp (max |difference| > 0.05)" \
+    '"$R1_PY" -c "import sys; from safetensors.torch import load_file as L; a, b = L(sys.argv[1])[\"logp\"], L(sys.argv[2])[\"logp\"]; sys.exit(not (a.shape == b.shape and float((a - b).abs().max()) > 0.05))" "$tmp/t.m.safetensors" "$tmp/t.o13.safetensors"'
+"$grpo" --db "$db" --model "$tmp/qwen" --ref "$tmp/qwen_ref" --dry-run --dump "$tmp/t.g.safetensors" --json \
+    --step 1 >"$tmp/t.g.json" 2>"$tmp/t.g.err"
+check "temperature: greedy rollouts (recorded 0) train at T = 1: on-policy, ratio_max_dev < 1e-3 ($(tjson "$tmp/t.g.json" ratio_max_dev))" \
+    'awk "BEGIN { exit !($(tjson "$tmp/t.g.json" ratio_max_dev) < 1e-3) }"'
 
 finish

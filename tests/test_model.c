@@ -336,13 +336,203 @@ static void test_batch_check(void **s) {
     r1_model_free(&m);
 }
 
+/* ---- log-probabilities at a sampling temperature (R1Batch.temperature) ------ */
+
+/* log softmax(logits / temperature)[y] in double, from float32 logits. */
+static double logp_ref(const float *z, int V, int y, double temperature) {
+    double mx = -1e300, sum = 0;
+    for (int j = 0; j < V; j++) mx = fmax(mx, z[j] / temperature);
+    for (int j = 0; j < V; j++) sum += exp(z[j] / temperature - mx);
+    return z[y] / temperature - mx - log(sum);
+}
+
+/* The forward at temperature 0.7 against a reference built from the T = 1
+ * run's logits alone: a->logits stays unscaled (the same bits as at T = 1),
+ * logp[t] = log softmax(logits[t] / 0.7)[y_t] in double and the loss is their
+ * mean negative, 2e-6 of 1 + |value| (float32 against double; seen 1e-7); and
+ * they differ from T = 1's by far more than that. Temperature 1 and 0 (the
+ * field's default) and a negative one give the untempered values bit for bit.
+ * With head_targets_only the same: logp and loss (1e-5, as
+ * test_head_targets_only), the head's rows are the target rows of the full
+ * logits, and the gradients of a weighted dL/dlogp agree (1e-5). */
+static void temperature_forward(int llama, int tied) {
+    const float temp = 0.7f;
+    R1Model m;
+    R1Acts a;
+    make_model(&m, llama, tied, 13);
+    r1_acts_init(&a);
+    R1Batch one = {3, 12, toks, starts, tgts, 0, 0}, hot = one;
+    hot.temperature = temp;
+    r1_model_forward(&m, &a, &one);
+    float *logits = r1_falloc(12 * 31), logp1[12], logp[12];
+    memcpy(logits, a.logits, sizeof(float) * 12 * 31);
+    memcpy(logp1, a.logp, sizeof logp1);
+    float loss1 = a.loss;
+    r1_model_forward(&m, &a, &hot);
+    assert_memory_equal(a.logits, logits, sizeof(float) * 12 * 31);
+    double sum = 0, worst = 0, moved = 0;
+    int n = 0;
+    for (int t = 0; t < 12; t++) {
+        if (tgts[t] < 0) {
+            assert_true(a.logp[t] == 0.0f);
+            continue;
+        }
+        double ref = logp_ref(logits + t * 31, 31, tgts[t], temp);
+        worst = fmax(worst, fabs(a.logp[t] - ref) / (1 + fabs(ref)));
+        moved = fmax(moved, fabs(ref - logp1[t]));
+        sum -= ref, n++;
+    }
+    if (worst >= 2e-6) fprintf(stderr, "temperature %g: logp max rel err %g\n", temp, worst);
+    assert_true(worst < 2e-6);
+    assert_true(moved > 0.1); /* the test tells T = 0.7 from T = 1 */
+    assert_true(fabs(a.loss - sum / n) < 2e-6 * (1 + fabs(sum / n)));
+    memcpy(logp, a.logp, sizeof logp);
+    float loss = a.loss;
+    const float same[3] = {1.0f, 0.0f, -1.0f};
+    for (int k = 0; k < 3; k++) {
+        R1Batch b = one;
+        b.temperature = same[k];
+        r1_model_forward(&m, &a, &b);
+        assert_memory_equal(a.logp, logp1, sizeof logp1);
+        assert_true(a.loss == loss1);
+    }
+
+    /* head_targets_only at the same temperature */
+    float w[12], *g = r1_falloc(m.table.total);
+    for (int t = 0; t < 12; t++) w[t] = 0.1f * (float)(t % 5) - 0.2f;
+    r1_model_alloc_grads(&m);
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &hot);
+    r1_model_backward(&m, &a, &hot, w);
+    memcpy(g, m.grads, sizeof(float) * m.table.total);
+    R1Batch part = hot;
+    part.head_targets_only = 1;
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &part);
+    assert_int_equal(a.n_head, 11);
+    assert_true(fabsf(a.loss - loss) < 1e-5f);
+    for (int t = 0; t < 12; t++) {
+        assert_true(fabsf(a.logp[t] - logp[t]) < 1e-5f);
+        int r = a.head_row[t];
+        assert_int_equal(r >= 0, tgts[t] >= 0);
+        for (int j = 0; r >= 0 && j < 31; j++)
+            assert_true(fabsf(a.logits[r * 31 + j] - logits[t * 31 + j]) < 1e-5f);
+    }
+    r1_model_backward(&m, &a, &part, w);
+    double scale = 1e-30;
+    worst = 0;
+    for (size_t i = 0; i < m.table.total; i++) scale = fmax(scale, fabs(g[i]));
+    for (size_t i = 0; i < m.table.total; i++) worst = fmax(worst, fabs(g[i] - m.grads[i]) / scale);
+    assert_true(worst < 1e-5);
+    free(g), free(logits);
+    r1_acts_free(&a);
+    r1_model_free(&m);
+}
+
+static void test_temperature_forward(void **s) {
+    (void)s;
+    temperature_forward(0, 1);
+    temperature_forward(1, 0);
+}
+
+/* Every parameter's gradient against central differences of the tempered
+ * forward (GRAD_TOL, as check_grads; seen ~2e-4): Llama, untied, T = 0.7, a
+ * weighted dL/dlogp, the full head; Qwen2, tied, T = 1.3, the mean
+ * cross-entropy, head_targets_only. (test_temperature_scaled_head checks the
+ * other combinations exactly and cheaply.) */
+static void check_grads_temp(int llama, int tied, const float *w, float temp, int head_only) {
+    R1Model m;
+    R1Acts a;
+    make_model(&m, llama, tied, 42);
+    r1_acts_init(&a);
+    R1Batch b = {.n_seqs = 3,
+                 .n_tokens = 12,
+                 .tokens = toks,
+                 .seq_start = starts,
+                 .targets = tgts,
+                 .head_targets_only = head_only,
+                 .temperature = temp};
+    Ctx c = {&m, &a, &b, w};
+    loss_fn(&c);
+    r1_model_alloc_grads(&m);
+    r1_model_zero_grad(&m);
+    r1_model_backward(&m, &a, &b, w);
+    for (int i = 0; i < m.table.n; i++) {
+        const R1Param *p = &m.table.p[i];
+        double e = fd_max_error(loss_fn, &c, m.params + p->offset, m.grads + p->offset, p->numel,
+                                1e-2f, 24, p->name);
+        if (e >= GRAD_TOL) fprintf(stderr, "T=%g %s: max rel err %g\n", temp, p->name, e);
+        assert_true(e < GRAD_TOL);
+    }
+    r1_acts_free(&a);
+    r1_model_free(&m);
+}
+
+static void test_grads_temperature(void **s) {
+    (void)s;
+    float w[12];
+    for (int t = 0; t < 12; t++) w[t] = (t % 3 == 0 ? -0.7f : 0.4f) + 0.05f * t;
+    check_grads_temp(1, 0, w, 0.7f, 0);
+    check_grads_temp(0, 1, NULL, 1.3f, 1);
+}
+
+/* An independent reference for the tempered gradient (untied head): the
+ * model at temperature T equals, at T = 1, the model whose lm_head is scaled by
+ * s = 1 / T. So logp agree (1e-5), every other parameter's gradient agrees and
+ * lm_head's is s times the scaled model's (1e-5 of the largest gradient; seen
+ * ~1e-7), for a weighted dL/dlogp, full head and head_targets_only. */
+static void scaled_head_equal(int llama, float temp, int head_only) {
+    R1Model m;
+    R1Acts a;
+    make_model(&m, llama, 0, 21);
+    r1_acts_init(&a);
+    assert_true(m.lm_head != m.wte);
+    const R1Param *head = r1_model_param(&m, "lm_head.weight");
+    assert_non_null(head);
+    assert_true(m.params + head->offset == m.lm_head);
+    float w[12], logp[12], s = 1.0f / temp, *g = r1_falloc(m.table.total);
+    for (int t = 0; t < 12; t++) w[t] = 0.3f * (float)(t % 4) - 0.5f;
+    R1Batch b = {3, 12, toks, starts, tgts, head_only, temp};
+    r1_model_alloc_grads(&m);
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &b);
+    memcpy(logp, a.logp, sizeof logp);
+    r1_model_backward(&m, &a, &b, w);
+    memcpy(g, m.grads, sizeof(float) * m.table.total);
+    for (size_t i = 0; i < head->numel; i++) m.lm_head[i] *= s;
+    b.temperature = 1.0f;
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &b);
+    for (int t = 0; t < 12; t++) assert_true(fabsf(a.logp[t] - logp[t]) < 1e-5f);
+    r1_model_backward(&m, &a, &b, w);
+    double scale = 1e-30, worst = 0;
+    for (size_t i = 0; i < m.table.total; i++) scale = fmax(scale, fabs(g[i]));
+    for (size_t i = 0; i < m.table.total; i++) {
+        int in_head = i >= head->offset && i < head->offset + head->numel;
+        worst = fmax(worst, fabs(g[i] - (in_head ? s : 1.0f) * m.grads[i]) / scale);
+    }
+    if (worst >= 1e-5) fprintf(stderr, "T=%g: max rel err %g\n", temp, worst);
+    assert_true(worst < 1e-5);
+    free(g);
+    r1_acts_free(&a);
+    r1_model_free(&m);
+}
+
+static void test_temperature_scaled_head(void **s) {
+    (void)s;
+    scaled_head_equal(0, 0.7f, 0);
+    scaled_head_equal(1, 0.7f, 1);
+    scaled_head_equal(0, 1.3f, 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grads_qwen2_tied),    cmocka_unit_test(test_grads_llama_untied),
         cmocka_unit_test(test_grads_weighted_logp), cmocka_unit_test(test_batch_invariance),
         cmocka_unit_test(test_save_load_roundtrip), cmocka_unit_test(test_save_sharded),
         cmocka_unit_test(test_load_refusals),       cmocka_unit_test(test_batch_check),
-        cmocka_unit_test(test_head_targets_only),
+        cmocka_unit_test(test_head_targets_only),   cmocka_unit_test(test_temperature_forward),
+        cmocka_unit_test(test_grads_temperature),   cmocka_unit_test(test_temperature_scaled_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -369,13 +369,125 @@ static void test_logprob(void **state) {
     free(c.logits), free(c.logp), free(c.lse), free(c.R), free(d);
 }
 
+/* Log-probabilities at a sampling temperature: softmax(s * logits), s = 1 / T,
+ * for T = 0.7 and 1.3 (s as core/transformer.c computes it, 1.0f / T).
+ *   - forward: logp and lse against log-softmax of s * logits in double,
+ *     TEMP_TOL = 2e-6 of 1 + |value| (float32 against double; seen 1.6e-7),
+ *     with a logit of 80
+ *     (s * 80 = 114 at T = 0.7 overflows a float exp without the max shift)
+ *     and one of -80;
+ *   - backward: against the closed form s dlogp (1[j = y] - softmax(s z)_j) in
+ *     double, TEMP_TOL of max(1, max|grad|) (seen 1.4e-7), exact zeros on the
+ *     row without a target, the same bits in place (dlogits = the logits
+ *     buffer); and against central differences of the forward, TEMP_FD_TOL =
+ *     3e-4 of max(1, max|grad|) (seen 4e-5; the float32 forward's rounding
+ *     bounds it; a missing factor s in the backward errs by |1 - T| = 30%);
+ *   - the identity op(x, s) = op(s x, 1) (logp, lse) and dlogits(x, s) =
+ *     s dlogits(s x, 1), within float32 rounding (1e-5);
+ *   - s = 1 reproduces the untempered values exactly (bits). */
+#define TEMP_TOL    2e-6
+#define TEMP_FD_TOL 3e-4
+
+typedef struct {
+    int T, V;
+    int *tg;
+    float s;
+    float *logits, *logp, *lse, *R;
+} LogpTempCtx;
+
+static double logp_temp_loss(void *p) {
+    LogpTempCtx *c = p;
+    op_logprob_fwd(c->logp, c->lse, c->logits, c->tg, c->T, c->V, c->s);
+    return dot_f64(c->logp, c->R, (size_t)c->T);
+}
+
+static void logprob_at(float temperature) {
+    enum { T = 5, V = 13 };
+    R1Rng rng;
+    r1_rng_seed(&rng, 17);
+    int tg[T] = {3, -1, 0, 12, 7};
+    float s = 1.0f / temperature;
+    LogpTempCtx c = {.T = T, .V = V, .tg = tg, .s = s};
+    c.logits = r1_falloc(T * V), c.logp = r1_falloc(T), c.lse = r1_falloc(T), c.R = r1_falloc(T);
+    fill_normal(c.logits, T * V, 3, &rng), fill_normal(c.R, T, 1, &rng);
+    c.logits[3 * V + 12] = 80.0f; /* the target of row 3 */
+    c.logits[4 * V + 2] = -80.0f;
+    logp_temp_loss(&c);
+    double dref[T * V], gscale = 1.0;
+    for (int t = 0; t < T; t++) {
+        const float *x = c.logits + t * V;
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, (double)s * x[j]);
+        for (int j = 0; j < V; j++) sum += exp((double)s * x[j] - mx);
+        double lse = mx + log(sum);
+        double ref = tg[t] < 0 ? 0.0 : (double)s * x[tg[t]] - lse;
+        assert_true(isfinite(c.logp[t]) && isfinite(c.lse[t]));
+        if (fabs(c.logp[t] - ref) >= TEMP_TOL * (1 + fabs(ref)) ||
+            fabs(c.lse[t] - lse) >= TEMP_TOL * (1 + fabs(lse)))
+            fprintf(stderr, "T=%g row %d: logp %.9g want %.9g, lse %.9g want %.9g\n", temperature,
+                    t, c.logp[t], ref, c.lse[t], lse);
+        assert_true(fabs(c.logp[t] - ref) < TEMP_TOL * (1 + fabs(ref)));
+        assert_true(fabs(c.lse[t] - lse) < TEMP_TOL * (1 + fabs(lse)));
+        for (int j = 0; j < V; j++) {
+            double p = exp((double)s * x[j] - lse);
+            dref[t * V + j] = tg[t] < 0 ? 0.0 : (double)s * c.R[t] * ((j == tg[t]) - p);
+            gscale = fmax(gscale, fabs(dref[t * V + j]));
+        }
+    }
+    float *d = r1_falloc(T * V), *inplace = r1_falloc(T * V);
+    op_logprob_bwd(d, c.logits, c.lse, tg, c.R, T, V, s);
+    double worst = 0;
+    for (int i = 0; i < T * V; i++) worst = fmax(worst, fabs(d[i] - dref[i]) / gscale);
+    if (worst >= TEMP_TOL) fprintf(stderr, "T=%g: dlogits max rel err %g\n", temperature, worst);
+    assert_true(worst < TEMP_TOL);
+    for (int j = 0; j < V; j++) assert_true(d[V + j] == 0.0f); /* no target: no gradient */
+    memcpy(inplace, c.logits, sizeof(float) * T * V);
+    op_logprob_bwd(inplace, inplace, c.lse, tg, c.R, T, V, s);
+    assert_memory_equal(inplace, d, sizeof(float) * T * V);
+    double fd = fd_max_error(logp_temp_loss, &c, c.logits, d, T * V, EPS, 128, "logprob s dlogits");
+    if (fd >= TEMP_FD_TOL)
+        fprintf(stderr, "T=%g: finite differences max rel err %g\n", temperature, fd);
+    assert_true(fd < TEMP_FD_TOL);
+
+    /* op(x, s) = op(s x, 1); dlogits(x, s) = s dlogits(s x, 1) */
+    float *sx = r1_falloc(T * V), *logp1 = r1_falloc(T), *lse1 = r1_falloc(T),
+          *d1 = r1_falloc(T * V);
+    for (int i = 0; i < T * V; i++) sx[i] = s * c.logits[i];
+    logp_temp_loss(&c);
+    op_logprob_fwd(logp1, lse1, sx, tg, T, V, 1.0f);
+    for (int t = 0; t < T; t++) {
+        assert_true(fabsf(logp1[t] - c.logp[t]) < 1e-5f * (1 + fabsf(c.logp[t])));
+        assert_true(fabsf(lse1[t] - c.lse[t]) < 1e-5f * (1 + fabsf(c.lse[t])));
+    }
+    op_logprob_bwd(d1, sx, lse1, tg, c.R, T, V, 1.0f);
+    for (int i = 0; i < T * V; i++) assert_true(fabs(s * d1[i] - d[i]) < 1e-5 * gscale);
+
+    /* s = 1: the untempered values, bit for bit */
+    float *logpu = r1_falloc(T), *lseu = r1_falloc(T);
+    c.s = 1.0f;
+    logp_temp_loss(&c);
+    LogpCtx u = {
+        .T = T, .V = V, .tg = tg, .logits = c.logits, .logp = logpu, .lse = lseu, .R = c.R};
+    logp_loss(&u);
+    assert_memory_equal(logpu, c.logp, sizeof(float) * T);
+    assert_memory_equal(lseu, c.lse, sizeof(float) * T);
+    free(c.logits), free(c.logp), free(c.lse), free(c.R), free(d), free(inplace), free(sx);
+    free(logp1), free(lse1), free(d1), free(logpu), free(lseu);
+}
+
+static void test_logprob_temperature(void **state) {
+    (void)state;
+    logprob_at(0.7f);
+    logprob_at(1.3f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matmul),        cmocka_unit_test(test_matmul_rows),
         cmocka_unit_test(test_embedding),     cmocka_unit_test(test_rmsnorm),
         cmocka_unit_test(test_rope),          cmocka_unit_test(test_attention_mha),
         cmocka_unit_test(test_attention_gqa), cmocka_unit_test(test_swiglu),
-        cmocka_unit_test(test_logprob),
+        cmocka_unit_test(test_logprob),       cmocka_unit_test(test_logprob_temperature),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,6 +28,10 @@ the first minibatch's (a seeded shuffle picks it): which completions it holds
 is recovered from the dump's logp, and the loss is over them alone (dapo
 still divides by the whole step's tokens). The gradient is then clipped to
 global norm --max-grad-norm (default 1; 0: off) as bin/r1-grpo dumps it.
+Log-probabilities (policy and reference) are of softmax(logits / T), the
+distribution the rollout sampled from: T is --temperature, else the step's
+rollout/temperature metric (stage 'rollout'), else 1; a recorded 0 (greedy)
+means 1.
 
     grpo_ref.py make DB MODEL_DIR SEED
         hand-made rollouts written into DB (made by r1-data init): 4 prompts
@@ -40,7 +44,8 @@ global norm --max-grad-norm (default 1; 0: off) as bin/r1-grpo dumps it.
         each line of CASES_FILE is "NAME<TAB>DUMP<TAB>JSON_FILE<TAB>OPTIONS..."
         (the r1-grpo options of that dry run); compares the dump's loss,
         advantages, logp (order recovered by matching) and grad.* with the
-        reference, and the --json summary's kl and clip fractions.
+        reference, and the --json summary's kl, entropy (of pi_T at the trained
+        tokens' positions, per token) and clip fractions.
     grpo_ref.py onpolicy DB STEP DUMP MODEL_DIR
         rewrites the stored logprobs of STEP's trained rollouts with the dump's
         logp (rho = 1 exactly on the next run).
@@ -118,16 +123,35 @@ def trained(rs, o):
     return out
 
 
-def token_logp(cfg, params, pids, ids):
-    """log pi(ids[t] | pids + ids[:t]) for every completion token, float64."""
+def token_logp(cfg, params, pids, ids, temperature=1.0, entropy=False):
+    """log pi_T(ids[t] | pids + ids[:t]) for every completion token, float64,
+    pi_T = softmax(logits / temperature); entropy: also the summed entropy of
+    pi_T at those positions (a float)."""
     P, n = len(pids), len(ids)
     logits = ref.forward(cfg, params, [pids + ids[:-1]])[P - 1:P - 1 + n]
-    return torch.log_softmax(logits, dim=-1)[torch.arange(n), torch.tensor(ids)]
+    lsm = torch.log_softmax(logits / temperature, dim=-1)
+    logp = lsm[torch.arange(n), torch.tensor(ids)]
+    if not entropy:
+        return logp
+    lsm = lsm.detach()
+    return logp, float(-(lsm.exp() * lsm).sum())
+
+
+def step_temperature(db, o):
+    """--temperature, else the step's rollout/temperature metric, else 1 (0: greedy, 1)."""
+    if o.get("temperature") is not None:
+        return o["temperature"]
+    con = sqlite3.connect(db)
+    row = con.execute("SELECT value FROM metrics WHERE stage = 'rollout' AND step = ? AND "
+                      "name = 'rollout/temperature' ORDER BY rowid DESC LIMIT 1", (o["step"],)).fetchone()
+    con.close()
+    return float(row[0]) if row and row[0] is not None and float(row[0]) > 0 else 1.0
 
 
 def parse_opts(argv):
     o = dict(loss="grpo", scale="group", beta=0.04, eps=0.2, eps_high=None, mask_truncated=False,
-             drop_uniform=False, max_new=None, step=None, max_grad_norm=1.0, minibatches=1)
+             drop_uniform=False, max_new=None, step=None, max_grad_norm=1.0, minibatches=1,
+             temperature=None)
     i = 0
     while i < len(argv):
         f = argv[i]
@@ -139,7 +163,8 @@ def parse_opts(argv):
         v = argv[i + 1]
         key = {"--loss": "loss", "--scale-rewards": "scale", "--beta": "beta", "--epsilon": "eps",
                "--epsilon-high": "eps_high", "--max-new-tokens": "max_new", "--step": "step",
-               "--max-grad-norm": "max_grad_norm", "--minibatches": "minibatches"}.get(f)
+               "--max-grad-norm": "max_grad_norm", "--minibatches": "minibatches",
+               "--temperature": "temperature"}.get(f)
         if key in ("loss", "scale"):
             o[key] = v
         elif key in ("max_new", "step", "minibatches"):
@@ -165,21 +190,23 @@ def reference(db, cfg, params, ref_params, o, minibatch=None):
     step_tok = sum(len(rs[i]["ids"]) for i in all_idx)
     max_new = o["max_new"] or (metric_max_new if metric_max_new and metric_max_new > 0 else None) \
         or max(len(x["ids"]) for x in rs)
+    temp = step_temperature(db, o)
     leaves = {n: t.detach().to(torch.float64).requires_grad_() for n, t in params.items()}
     lo, hi, beta = 1 - o["eps"], 1 + o["eps_high"], o["beta"]
     loss = torch.zeros((), dtype=torch.float64)
-    kl_sum, clip_low, clip_high, logps = 0.0, 0, 0, {}
+    kl_sum, ent_sum, clip_low, clip_high, logps = 0.0, 0.0, 0, 0, {}
     for i in idx:
         x, A = rs[i], adv[i]
         n = len(x["ids"])
-        logp = token_logp(cfg, leaves, x["pids"], x["ids"])
+        logp, ent = token_logp(cfg, leaves, x["pids"], x["ids"], temp, entropy=True)
+        ent_sum += ent
         logps[x["id"]] = logp.detach()
         rho = torch.exp(logp - x["old"])
         surr = torch.min(rho * A, torch.clamp(rho, lo, hi) * A)
         per_tok = -surr
         if beta != 0:
             with torch.no_grad():
-                lr = token_logp(cfg, ref_params, x["pids"], x["ids"])
+                lr = token_logp(cfg, ref_params, x["pids"], x["ids"], temp)
             d = lr - logp
             kl = torch.exp(d) - d - 1
             per_tok = per_tok + beta * kl
@@ -195,10 +222,11 @@ def reference(db, cfg, params, ref_params, o, minibatch=None):
     norm = math.sqrt(sum(float((g * g).sum()) for g in grads.values()))
     if o["max_grad_norm"] > 0 and norm > o["max_grad_norm"]:
         grads = {n: g * (o["max_grad_norm"] / norm) for n, g in grads.items()}
-    stats = dict(kl=kl_sum / max(n_tok, 1), clip_frac_low=clip_low / max(n_tok, 1),
-                 clip_frac_high=clip_high / max(n_tok, 1), clip_low=clip_low, clip_high=clip_high,
+    stats = dict(kl=kl_sum / max(n_tok, 1), entropy=ent_sum / max(n_tok, 1),
+                 clip_frac_low=clip_low / max(n_tok, 1), clip_frac_high=clip_high / max(n_tok, 1),
+                 clip_low=clip_low, clip_high=clip_high,
                  tokens=n_tok, completions=len(all_idx), minibatch=n_comp, grad_norm=norm,
-                 max_new=max_new)
+                 max_new=max_new, temperature=temp)
     return dict(rs=rs, loss=loss.detach(), grads=grads, adv=adv, idx=idx, logps=logps, stats=stats)
 
 
@@ -301,14 +329,16 @@ def check(db, model_dir, ref_dir, cases_file):
                 rs, _ = read_step(db, o["step"])
                 idx = [i for i, a in enumerate(trained(rs, o)) if a]
                 with torch.no_grad():
-                    lps = {rs[i]["id"]: token_logp(cfg, params, rs[i]["pids"], rs[i]["ids"]) for i in idx}
+                    T = step_temperature(db, o)
+                    lps = {rs[i]["id"]: token_logp(cfg, params, rs[i]["pids"], rs[i]["ids"], T) for i in idx}
                 order, _ = match_order(out["logp"].double(), rs, idx, lps, partial=True)
                 mb = {rid for rid, _ in order} if order else set()
             R = reference(db, cfg, params, ref_params, o, mb)
             st = R["stats"]
             what = (f"({st['minibatch']} of {st['completions']} completions, {st['tokens']} tokens, clipped "
                     f"{st['clip_low']} low/{st['clip_high']} high, grad norm {st['grad_norm']:.3g}"
-                    + (f", max_new {st['max_new']}" if o["loss"] == "dr_grpo" else "") + ")")
+                    + (f", max_new {st['max_new']}" if o["loss"] == "dr_grpo" else "")
+                    + (f", temperature {st['temperature']:g}" if st["temperature"] != 1 else "") + ")")
             e = relerr(out["loss"].reshape(()), R["loss"])
             report(e <= LOSS_TOL, f"{name}: loss={float(R['loss']):.6g} {what}", f"relerr={e:.3g}")
             e = relerr(out["advantages"], R["adv"], 1e-12) if out["advantages"].shape == R["adv"].shape \
@@ -338,10 +368,11 @@ def check(db, model_dir, ref_dir, cases_file):
                    f"relerr={worst:.3g}" + (f"; {len(bad)} over {GRAD_TOL}" if bad else ""))
             with open(json_file) as f:
                 js = json.loads(f.read().strip().splitlines()[-1])
-            bad = {k: (js.get(k), st[k]) for k in ("kl", "clip_frac_low", "clip_frac_high")
+            bad = {k: (js.get(k), st[k]) for k in ("kl", "entropy", "clip_frac_low", "clip_frac_high")
                    if js.get(k) is None or abs(js[k] - st[k]) > STAT_TOL * max(1.0, abs(st[k]))}
             bad.update({k: (js.get(k), st[k]) for k in ("completions", "tokens") if js.get(k) != st[k]})
-            report(not bad, f"{name}: --json kl={st['kl']:.4g} clip_frac_low={st['clip_frac_low']:.4g} "
+            report(not bad, f"{name}: --json kl={st['kl']:.4g} entropy={st['entropy']:.4g} "
+                   f"clip_frac_low={st['clip_frac_low']:.4g} "
                    f"clip_frac_high={st['clip_frac_high']:.4g} completions tokens",
                    f"differ (got, want): {bad}" if bad else "")
         except Exception as ex:  # one broken case must not hide the others
@@ -357,7 +388,8 @@ def onpolicy(db, step, dump, model_dir):
     o = parse_opts(["--step", str(step), "--beta", "0"])
     rs, _ = read_step(db, step)
     idx = [i for i, a in enumerate(trained(rs, o)) if a]
-    logps = {rs[i]["id"]: token_logp(cfg, params, rs[i]["pids"], rs[i]["ids"]) for i in idx}
+    T = step_temperature(db, o)
+    logps = {rs[i]["id"]: token_logp(cfg, params, rs[i]["pids"], rs[i]["ids"], T) for i in idx}
     lp = load_file(dump)["logp"]
     order, e = match_order(lp.double(), rs, idx, logps)
     report(order is not None, f"on-policy: recovered the processing order of {len(idx)} completions "
