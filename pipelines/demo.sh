@@ -1,92 +1,125 @@
 #!/usr/bin/env bash
-# The main job: the R1 pipeline on the embedded tiny model.
+# The main job: R1-Zero -> R1 -> distillation on the embedded tiny model, on the CPU.
 #
-#   pipelines/demo.sh [--out DIR] [--seed S] [--help]      (also: make demo)
+#   pipelines/demo.sh [DIR] [--size full|ci|smoke] [--seed S] [--quiet]   (also: make demo)
 #
-# Today it runs what the stages built so far provide: the run database with GSM8K and
-# generated tasks, the embedded tiny Qwen2-shaped model (configs/tiny: config.json and its
-# own byte-level BPE tokenizer) as a Hugging Face checkpoint, an R1 chat rendered and
-# tokenized, one forward + backward pass, the R1 rewards on hand-written completions, a cold
-# start (SFT of the tiny model on worked solutions) and two R1-Zero steps (rollout -> reward
-# -> GRPO) from it. The full R1-Zero -> R1 -> distillation scripts arrive with their issue.
+# Everything goes to DIR (default runs/demo), the run database to DIR/run.db:
+#   0. data: r1-data synth chain tasks (sums of four digits, worded in English or
+#      Chinese) in splits pretrain, train (RL prompts) and test (held out);
+#   1. the base model: the tiny Qwen2-shaped model (configs/tiny) pretrained with
+#      r1-sft --loss all on documents in the R1-Zero template. The corpus is built
+#      to be web-like: some solutions are worked in <think>, some worked without
+#      tags, some are bare <answer>s that are right only one time in four, and the
+#      working is in either language. The base model is weak but not hopeless: it
+#      sometimes reasons, sometimes guesses, and mixes languages;
+#   2. R1-Zero (pipelines/r1-zero.sh): GRPO with accuracy + format rewards;
+#   3. R1 (pipelines/r1.sh): cold start from the R1-Zero rollouts, reasoning RL
+#      with the language-consistency reward, rejection sampling + SFT of the base
+#      (with pipelines/data/non-reasoning.jsonl), a final RL stage;
+#   4. distillation (pipelines/distill.sh) into a smaller student (configs/tiny-student),
+#      pretrained on the same corpus;
+#   5. the table base -> r1-zero -> r1 -> distill (pass@1 accuracy, format rate,
+#      language rate, mean length on the held-out split) and DIR/report.html
+#      (bin/r1-report).
+# --size full takes about 12 minutes on 2 cores; ci (a few minutes) and smoke (the
+# sanitizer build's test) are smaller. Run it again after a kill: it continues.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-out="${R1_DEMO_DIR:-$root/runs/demo}"
-seed="${R1_SEED:-1}"
-while [ $# -gt 0 ]; do
+source "$(dirname "$0")/lib.sh"
+knobs OUT="$root/runs/demo" SIZE=full SEED=1
+args=()
+while [ $# -gt 0 ]; do # DIR may come anywhere among the options
     case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --seed) seed="$2"; shift 2 ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "demo.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+    --quiet | --help | -h) args+=("$1") && shift ;;
+    --*) args+=("$1" "${2:-}") && shift $(($# >= 2 ? 2 : 1)) ;;
+    *) OUT=$1 && shift ;;
     esac
 done
-bin="${R1_BIN:-$root/bin}"
-[ -x "$bin/r1-model" ] || make -C "$root" -s all
+parse_options ${args[@]+"${args[@]}"}
+case "$SIZE" in
+# pretraining docs (base, student), R1-Zero steps, R1 stage 2 and 4 steps, rejection
+# sampling prompts, eval prompts, eval samples per prompt
+full) sizes=(18000 12000 40 15 10 300 100 4) ;;
+ci) sizes=(3000 1500 12 4 3 60 40 2) ;;
+# a model this small is never right: the cold start takes whatever finished
+smoke) sizes=(400 200 3 2 1 16 8 2) && export R1_COLD_START_FILTER=stop ;;
+*) die "--size is full, ci or smoke" ;;
+esac
+[ -x "$bin/r1-report" ] || make -C "$root" -s all
+need_bins
+export R1_EVAL_PROMPTS=${sizes[6]} R1_EVAL_K=${sizes[7]} R1_SEED=$SEED QUIET
+mkdir -p "$OUT"
+DB="$OUT/run.db"
+start=$(date +%s)
 
-mkdir -p "$out"
-db="$out/run.db"
-echo "== 0. the run database: $db"
-"$bin/r1-data" init --db "$db"
-"$bin/r1-data" import --db "$db" --format gsm8k --quiet "$root/tests/fixtures/gsm8k-train-300.jsonl"
-"$bin/r1-data" synth --db "$db" --task arith --n 200 --seed "$seed" --lang mixed --quiet
-"$bin/r1-data" synth --db "$db" --task countdown --n 100 --seed "$seed" --quiet
-# easy sums and differences: worked solutions for the cold start, fresh ones for RL
-"$bin/r1-data" synth --db "$db" --task arith --level 1 --n 1500 --split cold_start --seed "$seed" --quiet
-"$bin/r1-data" synth --db "$db" --task arith --level 1 --n 200 --split rl --seed "$((seed + 1))" --quiet
-"$bin/r1-data" stats --db "$db"
-"$bin/r1-data" sample --db "$db" --table prompts --dataset synth/countdown --n 1
+say "== 0. data: $DB"
+if [ ! -f "$DB" ] || [ "$(q "SELECT COUNT(*) FROM prompts WHERE split = 'test'")" = 0 ]; then
+    "$bin/r1-data" init --db "$DB" >/dev/null
+    "$bin/r1-data" synth --db "$DB" --task chain --level 1 --lang mixed --n "${sizes[0]}" \
+        --split pretrain --seed "$SEED" --quiet
+    "$bin/r1-data" synth --db "$DB" --task chain --level 1 --lang mixed --n 500 --split train \
+        --seed "$((SEED + 1))" --quiet
+    "$bin/r1-data" synth --db "$DB" --task chain --level 1 --lang mixed --n 200 --split test \
+        --seed "$((SEED + 2))" --quiet
+fi
+[ "$QUIET" = 1 ] || sqlite3 -header -column "$DB" "SELECT * FROM dataset_counts"
 
-echo "== 1. the embedded tiny model: $out/base"
-"$bin/r1-model" init --config "$root/configs/tiny/config.json" --tokenizer "$root/configs/tiny" \
-    --out "$out/base" --seed "$seed"
-"$bin/r1-model" info --model "$out/base"
+# The pretraining corpus: each task becomes one document, its style drawn from a
+# hash of the prompt id and the seed (reproducible; SQLite's random() is not).
+corpus() {
+    q "WITH h AS (SELECT question, solution, answer, meta,
+            ((id * 2654435761 + $SEED * 40503) % 4294967296) AS x FROM prompts WHERE split = 'pretrain'),
+        d AS (SELECT question, answer, json_extract(meta, '\$.lang') AS lang,
+            (x % 1000) / 1000.0 AS style, ((x / 1000) % 1000) / 1000.0 AS luck,
+            (x / 1000000) % 10 AS off, ((x / 10000000) % 2) AS swap,
+            CASE WHEN ((x / 10000000) % 2) = 1 THEN
+                CASE json_extract(meta, '\$.lang') WHEN 'zh' THEN replace(solution, '从左往右算：', 'left to right: ')
+                ELSE replace(solution, 'left to right: ', '从左往右算：') END
+            ELSE solution END AS work FROM h)
+    SELECT json_object('messages', json_array(json_object('role', 'user', 'content', question),
+        json_object('role', 'assistant', 'content', CASE
+        WHEN style < 0.3 THEN '<think>' || char(10) || work || char(10) || '</think>' || char(10) ||
+            '<answer>' || char(10) || answer || char(10) || '</answer>'
+        WHEN style < 0.7 THEN '<answer>' || char(10) || (CASE WHEN luck < 0.25 THEN answer
+            ELSE max(0, answer + (CASE WHEN off < 5 THEN -1 - off ELSE off - 4 END)) END) ||
+            char(10) || '</answer>'
+        ELSE work || char(10) || 'The answer is ' || answer || '.' END))) FROM d"
+}
 
-echo "== 2. an R1 chat, rendered and tokenized (assistant_mask marks what SFT trains on)"
-chat='[{"role":"user","content":"Natalia sold 48 clips. How many are left if she sold 12 more?"},'
-chat+='{"role":"assistant","content":"<think>\n48 + 12 = 60</think> <answer>60</answer>"}]'
-echo "$chat" | "$bin/r1-model" tokenize --tokenizer "$out/base" --messages | tee "$out/chat.json"
+# pretrain NAME CONFIG: a model created from CONFIG and pretrained on the corpus.
+pretrain() {
+    local dir="$OUT/$1"
+    [ -f "$dir-init/config.json" ] || "$bin/r1-model" init --config "$2" --tokenizer "$root/configs/tiny" \
+        --out "$dir-init" --seed "$SEED" >/dev/null
+    DB=$DB SFT_WARMUP=20 SFT_BATCH_TOKENS=2048 sft_phase "pretrain-$1" "$dir-init" "$dir" pretrain 1 2e-3 r1-zero
+}
 
-echo "== 3. one forward + backward pass over that chat"
-ids=$(sed 's/.*"ids":\[\([0-9,]*\)\].*/\1/' "$out/chat.json" | tr ',' ' ')
-targets="$(echo "$ids" | cut -d' ' -f2-) -100"
-"$bin/r1-model" forward --model "$out/base" --tokens "$ids" --targets "$targets" \
-    --out "$out/forward.safetensors"
-echo "wrote logits, loss and every parameter's gradient to $out/forward.safetensors"
+say "== 1. the base model: $OUT/base (pretraining on ${sizes[0]} documents)"
+if [ "$(q "SELECT COUNT(*) FROM sft_samples WHERE kind = 'pretrain'")" = 0 ]; then
+    corpus >"$OUT/pretrain.jsonl"
+    "$bin/r1-data" import --db "$DB" --format messages --kind pretrain --quiet "$OUT/pretrain.jsonl"
+fi
+pretrain base "$root/configs/tiny/config.json"
 
-echo "== 4. the R1 rewards on two completions for 'what is 48 + 12?' (gold 60)"
-good=$'<think>\n48 + 12 = 60\n</think>\n<answer>\n60\n</answer>'
-"$bin/r1-reward" explain --gold 60 --completion "$good"
-"$bin/r1-reward" explain --gold 60 --completion 'I think it is \boxed{61}.'
+say "== 2. R1-Zero"
+"$root/pipelines/r1-zero.sh" --db "$DB" --model "$OUT/base" --out "$OUT/r1-zero" \
+    --steps "${sizes[2]}" --lr 2e-4 --eval-every 10
 
-echo "== 5. cold start: SFT of the tiny model on worked arithmetic solutions in R1's format"
-# Each generated arithmetic task becomes a chat whose reply is <think> the worked
-# solution </think> <answer> the gold answer </answer>.
-sqlite3 "$db" "SELECT json_object('messages', json_array(
-      json_object('role', 'user', 'content', question),
-      json_object('role', 'assistant', 'content', '<think>' || char(10) || solution || char(10) ||
-                  '</think>' || char(10) || '<answer>' || char(10) || answer || char(10) || '</answer>')))
-    FROM prompts WHERE split = 'cold_start'" >"$out/cold_start.jsonl"
-"$bin/r1-data" import --db "$db" --format messages --kind cold_start --quiet "$out/cold_start.jsonl"
-"$bin/r1-sft" --db "$db" --kind cold_start --model "$out/base" --out "$out/sft" --epochs "${R1_DEMO_EPOCHS:-4}" \
-    --lr 3e-3 --warmup 10 --batch-tokens 4096 --pack --eval-split 0.05 --seed "$seed"
+say "== 3. R1"
+"$root/pipelines/r1.sh" --db "$DB" --base "$OUT/base" --out "$OUT/r1" \
+    --reasoning-steps "${sizes[3]}" --final-steps "${sizes[4]}" --lr 2e-4 \
+    --rs-prompts "${sizes[5]}" --non-reasoning-file "$root/pipelines/data/non-reasoning.jsonl"
 
-echo "== 6. R1-Zero steps from the SFT model: rollout -> reward -> grpo"
-prev="$out/sft"
-rm -rf "$out/ref" && cp -r "$out/sft" "$out/ref"
-for step in 0 1 2; do
-    "$bin/r1-rollout" --db "$db" --model "$prev" --step "$step" --split rl --prompts 16 \
-        --group 8 --max-new-tokens 48 --temperature 1.0 --stop "</answer>" --seed "$seed" --quiet
-    "$bin/r1-reward" --db "$db" --step "$step" --quiet >/dev/null
-    "$bin/r1-grpo" --db "$db" --step "$step" --model "$prev" --ref "$out/ref" \
-        --out "$out/grpo-$((step + 1))" --lr 3e-4 --seed "$seed"
-    prev="$out/grpo-$((step + 1))"
-done
-sqlite3 -header -column "$db" "SELECT step, name, ROUND(mean, 3) AS mean FROM step_rewards ORDER BY step, name"
-sqlite3 -header -column "$db" "SELECT stage, step, name, ROUND(value, 4) AS value FROM metrics
-    WHERE name IN ('sft/eval_loss', 'rollout/completion_len_mean', 'rollout/tokens_per_s',
-    'grpo/kl', 'grpo/zero_std_frac', 'grpo/clip_frac_high') ORDER BY time"
+say "== 4. distillation into a smaller student"
+pretrain student "$root/configs/tiny-student/config.json"
+"$root/pipelines/distill.sh" --db "$DB" --student "$OUT/student" --out "$OUT/distill"
 
-echo "== 7. the result, one greedy completion"
-"$bin/r1-model" generate --model "$prev" --prompt "Compute: 12 + 30 = ?" --temperature 0 \
-    --max-new-tokens 48 --stop "</answer>"
+say "== 5. the result ($(($(date +%s) - start)) s)"
+sqlite3 -header -column "$DB" "SELECT phase, step, ROUND(accuracy, 3) AS accuracy,
+        ROUND(format_rate, 3) AS format, ROUND(language_rate, 3) AS language,
+        ROUND(mean_length, 1) AS length
+    FROM eval_summary e
+    WHERE phase IN ('base', 'r1-zero', 'r1', 'distill')
+      AND step = (SELECT MAX(step) FROM eval_summary WHERE phase = e.phase)
+    ORDER BY (SELECT MIN(rowid) FROM metrics WHERE stage = e.phase)"
+"$bin/r1-report" --db "$DB" --out "$OUT/report.html" --quiet
+echo "report: $OUT/report.html"

@@ -85,7 +85,7 @@ eval_model() {
     "$bin/r1-rollout" --db "$DB" --model "$model" --stage "eval/$phase" --step "$step" \
         --split "$EVAL_SPLIT" --prompts "$n" --group "$EVAL_K" --temperature 0.6 --top-p 0.95 \
         --max-new-tokens "$MAX_NEW_TOKENS" --template "$tpl" --stop "</answer>" --seed "$SEED" \
-        --quiet
+        --quiet >/dev/null
     "$bin/r1-reward" --db "$DB" --stage "eval/$phase" --step "$step" --eval "$phase" \
         --rewards accuracy=1,format=1,language=1 --quiet >/dev/null
     say "$(q "SELECT printf('eval %s step %d: accuracy %.3f, format %.3f, language %.3f, length %.1f ($n prompts x $EVAL_K)',
@@ -125,7 +125,7 @@ rl_loop() {
         "$bin/r1-rollout" --db "$DB" --model "$model" --stage "$stage" --step "$s" --split "$SPLIT" \
             --prompts "$PROMPTS" --group "$GROUP" --temperature "$TEMPERATURE" \
             --max-new-tokens "$MAX_NEW_TOKENS" --template "$tpl" --stop "</answer>" --seed "$SEED" \
-            --quiet
+            --quiet >/dev/null
         "$bin/r1-reward" --db "$DB" --stage "$stage" --step "$s" --rewards "$rewards" --quiet >/dev/null
         "$bin/r1-grpo" --db "$DB" --stage "$stage" --step "$s" --model "$model" --ref "$out/ref" \
             --out "$out/step-$((s + 1))" --lr "$LR" --beta "$BETA" \

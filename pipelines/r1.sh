@@ -74,7 +74,8 @@ rl_loop r1-reasoning "$OUT/cold-start" "$OUT/reasoning" "$REASONING_STEPS" "$TEM
 say "== R1 stage 3: rejection sampling ($RS_PROMPTS prompts x $RS_SAMPLES) and SFT of the base"
 "$bin/r1-rollout" --db "$DB" --model "$OUT/reasoning/final" --stage r1-rejection --step 0 \
     --split "$SPLIT" --prompts "$RS_PROMPTS" --group "$RS_SAMPLES" --temperature "$RS_TEMPERATURE" \
-    --max-new-tokens "$MAX_NEW_TOKENS" --template "$TEMPLATE" --stop "</answer>" --seed "$SEED" --quiet
+    --max-new-tokens "$MAX_NEW_TOKENS" --template "$TEMPLATE" --stop "</answer>" --seed "$SEED" \
+    --quiet >/dev/null
 "$bin/r1-reward" --db "$DB" --stage r1-rejection --step 0 --rewards "$REWARDS" --quiet >/dev/null
 "$bin/r1-data" collect --db "$DB" --kind reasoning --stage r1-rejection --filter "$RS_FILTER" \
     --max-per-prompt "$RS_PER_PROMPT" $(quiet_flag)
