@@ -20,18 +20,19 @@ static const char usage[] =
     "  prompts   {\"question\", \"answer\", \"solution\"?, \"dataset\", \"split\", \"meta\"?}\n"
     "            (answer null when unknown); read back by `import --format jsonl`\n"
     "  sft       {\"messages\": [...], \"kind\"}; read back by `import --format messages`\n"
-    "  rollouts  {\"step\", \"prompt_id\", \"sample\", \"text\", \"finish_reason\",\n"
+    "  rollouts  {\"stage\", \"step\", \"prompt_id\", \"sample\", \"text\", \"finish_reason\",\n"
     "            \"completion_ids\": [...], \"logprobs\": [...], \"rewards\": {name: value}}\n"
     "filters:\n"
     "  --dataset D, --split S   prompts, and rollouts of those prompts\n"
     "  --kind K                 sft: cold_start, reasoning, non_reasoning or distill\n"
-    "  --step N                 rollouts of one step\n";
+    "  --step N                 rollouts of one step\n"
+    "  --stage S                rollouts of one stage (rollouts.stage: r1-zero, eval/base, ...)\n";
 
 enum { T_PROMPTS, T_SFT, T_ROLLOUTS };
 static const char *const tables[] = {"prompts", "sft", "rollouts", NULL};
 
 typedef struct {
-    const char *db, *dataset, *split, *kind, *step;
+    const char *db, *dataset, *split, *kind, *step, *stage;
     int table;
     long step_n;
 } ExportOpts;
@@ -100,6 +101,7 @@ static int parse_opts(ExportOpts *o, int argc, char **argv) {
                             : !strcmp(f, "--split")   ? &o->split
                             : !strcmp(f, "--kind")    ? &o->kind
                             : !strcmp(f, "--step")    ? &o->step
+                            : !strcmp(f, "--stage")   ? &o->stage
                                                       : NULL;
         if (slot && i + 1 < argc)
             *slot = argv[++i];
@@ -125,8 +127,8 @@ static int check_opts(ExportOpts *o) {
     if (o->step) errno = 0, o->step_n = strtol(o->step, &end, 10);
     if (o->kind && o->table != T_SFT)
         why = "--kind is only for --table sft";
-    else if (o->step && o->table != T_ROLLOUTS)
-        why = "--step is only for --table rollouts";
+    else if ((o->step || o->stage) && o->table != T_ROLLOUTS)
+        why = "--step and --stage are only for --table rollouts";
     else if ((o->dataset || o->split) && o->table == T_SFT)
         why = "--dataset and --split are not for --table sft";
     else if (o->step && (errno || end == o->step || *end))
@@ -214,7 +216,9 @@ static int put_rewards(Buf *b, R1Db *db, sqlite3_stmt *rw, long long id, R1Err *
 }
 
 static int rollout_row(Buf *b, R1Db *db, sqlite3_stmt *st, sqlite3_stmt *rw, R1Err *err) {
-    static const char *const keys[] = {"{\"step\":", ",\"prompt_id\":", ",\"sample\":"};
+    static const char *const keys[] = {",\"step\":", ",\"prompt_id\":", ",\"sample\":"};
+    puts_(b, "{\"stage\":");
+    put_text(b, st, 8);
     for (int k = 0; k < 3; k++) puts_(b, keys[k]), put_long(b, sqlite3_column_int64(st, k + 1));
     puts_(b, ",\"text\":");
     put_text(b, st, 4);
@@ -236,15 +240,16 @@ static sqlite3_stmt *select_rows(R1Db *db, const ExportOpts *o, R1Err *err) {
         "WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR split = ?2) ORDER BY id",
         "SELECT messages, kind FROM sft_samples WHERE (?3 IS NULL OR kind = ?3) ORDER BY id",
         "SELECT r.id, r.step, r.prompt_id, r.sample, r.text, r.finish_reason, r.completion_ids, "
-        "r.logprobs FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id "
+        "r.logprobs, r.stage FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id "
         "WHERE (?1 IS NULL OR p.dataset = ?1) AND (?2 IS NULL OR p.split = ?2) "
-        "AND (?4 IS NULL OR r.step = ?4) ORDER BY r.id"};
+        "AND (?4 IS NULL OR r.step = ?4) AND (?5 IS NULL OR r.stage = ?5) ORDER BY r.id"};
     sqlite3_stmt *st = r1_db_prepare(db, sql[o->table], err);
     if (!st) return NULL;
     int n = sqlite3_bind_parameter_count(st);
     if (n >= 2) bind_opt(st, 1, o->dataset), bind_opt(st, 2, o->split);
     if (n >= 3) bind_opt(st, 3, o->kind);
     if (n >= 4) o->step ? sqlite3_bind_int64(st, 4, o->step_n) : sqlite3_bind_null(st, 4);
+    if (n >= 5) bind_opt(st, 5, o->stage);
     return st;
 }
 

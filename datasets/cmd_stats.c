@@ -74,15 +74,22 @@ int cmd_stats(int argc, char **argv) {
         print_query(&db, "prompts by dataset and split:", "SELECT * FROM dataset_counts", &err);
     if (rc >= 0) rc = print_query(&db, "sft samples by kind:", "SELECT * FROM sft_counts", &err);
     if (rc >= 0)
-        rc = print_query(&db, "rollouts by step:",
-                         "SELECT step, COUNT(*) AS rollouts, COUNT(DISTINCT prompt_id) AS prompts, "
-                         "printf('%.1f', AVG(n_tokens)) AS mean_tokens, "
-                         "SUM(finish_reason = 'length') AS truncated FROM rollouts GROUP BY step",
+        rc = print_query(&db, "rollouts by stage and step:",
+                         "SELECT stage, step, COUNT(*) AS rollouts, COUNT(DISTINCT prompt_id) AS "
+                         "prompts, printf('%.1f', AVG(n_tokens)) AS mean_tokens, "
+                         "SUM(finish_reason = 'length') AS truncated FROM rollouts "
+                         "GROUP BY stage, step ORDER BY MIN(id)",
                          &err);
     if (rc >= 0)
-        rc = print_query(&db, "rewards by step (mean):",
-                         "SELECT step, name, n, printf('%.4f', mean) AS mean FROM step_rewards "
-                         "ORDER BY step, name",
+        rc = print_query(&db, "rewards by stage and step (mean):",
+                         "SELECT stage, step, name, n, printf('%.4f', mean) AS mean FROM "
+                         "step_rewards ORDER BY stage, step, name",
+                         &err);
+    if (rc >= 0)
+        rc = print_query(&db, "evaluations:",
+                         "SELECT phase, step, printf('%.3f', accuracy) AS accuracy, "
+                         "printf('%.3f', format_rate) AS format_rate, "
+                         "printf('%.3f', language_rate) AS language_rate FROM eval_summary",
                          &err);
     if (rc >= 0)
         rc = print_query(&db, "checkpoints:", "SELECT stage, step, path FROM checkpoints", &err);
@@ -107,7 +114,7 @@ static void field(const char *label, const unsigned char *text, size_t max) {
 }
 
 typedef struct {
-    const char *table, *dataset, *split, *kind;
+    const char *table, *dataset, *split, *kind, *stage;
     long step, n;
     int have_step;
 } SampleOpts;
@@ -157,16 +164,18 @@ static int sample_rollouts(R1Db *db, const SampleOpts *o, R1Err *err) {
         db,
         "SELECT r.id, r.step, r.prompt_id, r.sample, r.finish_reason, r.n_tokens, r.text, "
         "(SELECT group_concat(name || '=' || ifnull(printf('%g', value), 'NULL'), ' ') "
-        " FROM rewards WHERE rollout_id = r.id) FROM rollouts r "
-        "WHERE (?1 = 0 OR r.step = ?2) ORDER BY r.id LIMIT ?3",
+        " FROM rewards WHERE rollout_id = r.id), r.stage FROM rollouts r "
+        "WHERE (?1 = 0 OR r.step = ?2) AND (?4 IS NULL OR r.stage = ?4) ORDER BY r.id LIMIT ?3",
         err);
     if (!st) return -1;
     sqlite3_bind_int(st, 1, o->have_step);
     sqlite3_bind_int64(st, 2, o->step);
     sqlite3_bind_int64(st, 3, o->n);
+    o->stage ? sqlite3_bind_text(st, 4, o->stage, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        printf("rollout %lld  (step %lld, prompt %lld, sample %lld, %s after %lld tokens)\n",
-               sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+        printf("rollout %lld  (stage %s, step %lld, prompt %lld, sample %lld, %s after %lld "
+               "tokens)\n",
+               sqlite3_column_int64(st, 0), sqlite3_column_text(st, 8), sqlite3_column_int64(st, 1),
                sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_text(st, 4),
                sqlite3_column_int64(st, 5));
         field("text", sqlite3_column_text(st, 6), 1200);
@@ -178,7 +187,7 @@ static int sample_rollouts(R1Db *db, const SampleOpts *o, R1Err *err) {
 
 static const char *SAMPLE_USAGE =
     "usage: r1-data sample --db DB --table prompts|sft|rollouts [--n 5]\n"
-    "           [--dataset D] [--split S] [--kind K] [--step N]\n";
+    "           [--dataset D] [--split S] [--kind K] [--step N] [--stage S]\n";
 
 int cmd_sample(int argc, char **argv) {
     SampleOpts o = {.n = 5};
@@ -202,6 +211,8 @@ int cmd_sample(int argc, char **argv) {
             o.kind = v;
         else if (!strcmp(f, "--step"))
             o.step = atol(v), o.have_step = 1;
+        else if (!strcmp(f, "--stage"))
+            o.stage = v;
         else
             return fprintf(stderr, "r1-data sample: unknown option %s\n%s", f, SAMPLE_USAGE), 2;
     }

@@ -18,8 +18,9 @@
 #      (with pipelines/data/non-reasoning.jsonl), a final RL stage;
 #   4. distillation (pipelines/distill.sh) into a smaller student (configs/tiny-student),
 #      pretrained on the same corpus;
-#   5. the table base -> r1-zero -> r1 -> distill (pass@1 accuracy, format rate,
-#      language rate, mean length on the held-out split) and DIR/report.html
+#   5. the table base -> r1-zero -> r1 -> student -> distill (pass@1 accuracy,
+#      format rate, language rate, mean length on the held-out split; student is
+#      the student before distillation) and DIR/report.html
 #      (bin/r1-report).
 # --size full takes about 12 minutes on 2 cores; ci (a few minutes) and smoke (the
 # sanitizer build's test) are smaller. Run it again after a kill: it continues.
@@ -38,7 +39,7 @@ parse_options ${args[@]+"${args[@]}"}
 case "$SIZE" in
 # pretraining docs (base, student), R1-Zero steps, R1 stage 2 and 4 steps, rejection
 # sampling prompts, eval prompts, eval samples per prompt
-full) sizes=(18000 12000 40 15 10 300 100 4) ;;
+full) sizes=(18000 12000 40 15 10 500 100 4) ;;
 ci) sizes=(3000 1500 12 4 3 60 40 2) ;;
 # a model this small is never right: the cold start takes whatever finished
 smoke) sizes=(400 200 3 2 1 16 8 2) && export R1_COLD_START_FILTER=stop ;;
@@ -90,7 +91,7 @@ pretrain() {
     local dir="$OUT/$1"
     [ -f "$dir-init/config.json" ] || "$bin/r1-model" init --config "$2" --tokenizer "$root/configs/tiny" \
         --out "$dir-init" --seed "$SEED" >/dev/null
-    DB=$DB SFT_WARMUP=20 SFT_BATCH_TOKENS=2048 sft_phase "pretrain-$1" "$dir-init" "$dir" pretrain 1 2e-3 r1-zero
+    SFT_LOSS=all SFT_WARMUP=20 SFT_BATCH_TOKENS=2048 SFT_SAVE_EVERY=200 sft_phase "pretrain-$1" "$dir-init" "$dir" pretrain 1 2e-3 r1-zero
 }
 
 say "== 1. the base model: $OUT/base (pretraining on ${sizes[0]} documents)"
@@ -107,19 +108,22 @@ say "== 2. R1-Zero"
 say "== 3. R1"
 "$root/pipelines/r1.sh" --db "$DB" --base "$OUT/base" --out "$OUT/r1" \
     --reasoning-steps "${sizes[3]}" --final-steps "${sizes[4]}" --lr 2e-4 \
-    --rs-prompts "${sizes[5]}" --non-reasoning-file "$root/pipelines/data/non-reasoning.jsonl"
+    --rs-prompts "${sizes[5]}" --rs-per-prompt 2 --sft-batch-tokens 2048 \
+    --non-reasoning-file "$root/pipelines/data/non-reasoning.jsonl"
 
 say "== 4. distillation into a smaller student"
 pretrain student "$root/configs/tiny-student/config.json"
-"$root/pipelines/distill.sh" --db "$DB" --student "$OUT/student" --out "$OUT/distill"
+"$root/pipelines/distill.sh" --db "$DB" --student "$OUT/student" --out "$OUT/distill" \
+    --sft-batch-tokens 2048 --student-template r1-zero
 
 say "== 5. the result ($(($(date +%s) - start)) s)"
 sqlite3 -header -column "$DB" "SELECT phase, step, ROUND(accuracy, 3) AS accuracy,
         ROUND(format_rate, 3) AS format, ROUND(language_rate, 3) AS language,
         ROUND(mean_length, 1) AS length
     FROM eval_summary e
-    WHERE phase IN ('base', 'r1-zero', 'r1', 'distill')
+    WHERE phase IN ('base', 'r1-zero', 'r1', 'student', 'distill')
       AND step = (SELECT MAX(step) FROM eval_summary WHERE phase = e.phase)
-    ORDER BY (SELECT MIN(rowid) FROM metrics WHERE stage = e.phase)"
+    ORDER BY CASE phase WHEN 'base' THEN 0 WHEN 'r1-zero' THEN 1 WHEN 'r1' THEN 2
+        WHEN 'student' THEN 3 ELSE 4 END"
 "$bin/r1-report" --db "$DB" --out "$OUT/report.html" --quiet
 echo "report: $OUT/report.html"

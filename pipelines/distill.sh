@@ -19,12 +19,14 @@
 #   --kinds [reasoning,non_reasoning]   --epochs [2]   --lr [1e-3]
 #   --sft-batch-tokens [4096]           --template [deepseek-r1]
 #   --max-new-tokens [96] --seed [1]    --eval-split [test] --eval-prompts [0: all]
-#   --eval-k [4]          --phase [distill]              --quiet
+#   --eval-k [4]          --phase [distill]   --eval-student [1]: also evaluate the
+#                         student before distillation, as phase student, prompted
+#                         with --student-template [the --template]      --quiet
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs DB= OUT= STUDENT= STUDENT_CONFIG= TOKENIZER= KINDS=reasoning,non_reasoning EPOCHS=2 LR=1e-3 \
     SFT_BATCH_TOKENS=4096 TEMPLATE=deepseek-r1 MAX_NEW_TOKENS=96 SEED=1 EVAL_SPLIT=test \
-    EVAL_PROMPTS=0 EVAL_K=4 PHASE=distill
+    EVAL_PROMPTS=0 EVAL_K=4 PHASE=distill EVAL_STUDENT=1 STUDENT_TEMPLATE=
 parse_options "$@"
 [ -n "$DB" ] && [ -n "$OUT" ] || die "needs --db and --out (try --help)"
 [ -n "$STUDENT" ] || [ -n "$STUDENT_CONFIG" ] || die "needs --student DIR or --student-config FILE"
@@ -45,6 +47,7 @@ fi
 n=$(q "SELECT COUNT(*) FROM sft_samples WHERE kind IN ('$(echo "$KINDS" | sed "s/,/','/g")')")
 [ "$n" -gt 0 ] || die "no samples of kinds $KINDS in $DB (run r1.sh first)"
 
+[ "$EVAL_STUDENT" = 1 ] && eval_model "$STUDENT" student 0 "${STUDENT_TEMPLATE:-$TEMPLATE}"
 say "== distillation: SFT of $STUDENT on $n samples ($KINDS), $EPOCHS epochs"
 sft_phase distill-sft "$STUDENT" "$OUT/model" "$KINDS" "$EPOCHS" "$LR" "$TEMPLATE"
 eval_model "$OUT/model" "$PHASE" 0 "$TEMPLATE"

@@ -151,6 +151,7 @@ json_num() { tr -d ' \t\n' <"$2" | sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
 
 # sft_phase STAGE MODEL OUT KINDS EPOCHS LR TEMPLATE: r1-sft, skipped when OUT holds
 # a finished run (its trainer_state.json says so), resumed when it holds a partial one.
+# SFT_LOSS (assistant or all), SFT_WARMUP, SFT_BATCH_TOKENS, SFT_SAVE_EVERY tune it.
 sft_phase() {
     local stage=$1 model=$2 out=$3 kinds=$4 epochs=$5 lr=$6 tpl=$7 resume=()
     if [ -f "$out/trainer_state.json" ]; then
@@ -161,7 +162,8 @@ sft_phase() {
         resume=(--resume)
     fi
     "$bin/r1-sft" --db "$DB" --stage "$stage" --kind "$kinds" --model "$model" --out "$out" \
-        --epochs "$epochs" --lr "$lr" --warmup "${SFT_WARMUP:-10}" --batch-tokens "$SFT_BATCH_TOKENS" \
+        --epochs "$epochs" --lr "$lr" --warmup "${SFT_WARMUP:-5}" --batch-tokens "$SFT_BATCH_TOKENS" \
         --pack --template "$tpl" --save-every "${SFT_SAVE_EVERY:-50}" --seed "$SEED" \
+        --loss "${SFT_LOSS:-assistant}" \
         ${resume[@]+"${resume[@]}"} $(quiet_flag)
 }

@@ -145,6 +145,15 @@ check "r1-grpo without --stage: grpo/completions 4 under 'grpo', checkpoints row
      [ "$(d "SELECT stage, step FROM checkpoints WHERE path = '"'"'$(cd "$tmp/rl1" && pwd -P)'"'"'")" = "grpo|0" ]'
 check "the views separate the stages (step_rewards: one 'total' row per stage at step 0)" \
     '[ "$(d "SELECT group_concat(stage || '"'"':'"'"' || n, '"'"' '"'"') FROM (SELECT stage, n FROM step_rewards WHERE step = 0 AND name = '"'"'total'"'"' ORDER BY stage)")" = "b:4 rl:4" ]'
+"$R1_BIN/r1-data" export --db "$db" --table rollouts --stage b >"$tmp/exp.jsonl" 2>"$tmp/exp.err"
+check "r1-data export --stage b: b's 4 rows, each with \"stage\":\"b\"" \
+    '[ "$(wc -l <"$tmp/exp.jsonl")" = 4 ] && [ "$(grep -c "^{\"stage\":\"b\",\"step\":0," "$tmp/exp.jsonl")" = 4 ]'
+"$R1_BIN/r1-data" stats --db "$db" >"$tmp/stats.out" 2>&1
+check "r1-data stats lists rollouts by stage and step" \
+    'grep -q "rollouts by stage and step" "$tmp/stats.out" && grep -qE "^b +0 +4" "$tmp/stats.out"'
+"$R1_BIN/r1-data" sample --db "$db" --table rollouts --stage a --n 50 >"$tmp/sample.out" 2>&1
+check "r1-data sample --stage a: a's 6 rollouts, each naming its stage" \
+    '[ "$(grep -c "^rollout .*(stage a, step 0," "$tmp/sample.out")" = 6 ]'
 echo "sections 1-3: $((SECONDS - t0)) s"
 
 # ---------------------------------------------------------------- 4. --eval PHASE
