@@ -225,6 +225,26 @@ static int log_metrics(R1Db *db, const Args *a, const Line *lines, int n, R1Err 
                         err);
 }
 
+/* One eval/ metric of the phase and step: the row is updated in place when it
+ * exists (its rowid, and so the order phases were first evaluated in, stays),
+ * else inserted. */
+static int put_eval(R1Db *db, const Args *a, const char *name, double v, R1Err *err) {
+    sqlite3_stmt *st = r1_db_prepare(
+        db,
+        "UPDATE metrics SET value = ?4, time = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+        "WHERE stage = ?1 AND step = ?2 AND name = ?3",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_text(st, 1, a->eval, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, a->step);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    isnan(v) ? sqlite3_bind_null(st, 4) : sqlite3_bind_double(st, 4, v);
+    int ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!ok) return r1_db_fail(db, "writing an evaluation metric", err);
+    return sqlite3_changes(db->h) ? 0 : r1_db_metric(db, a->eval, a->step, name, v, err);
+}
+
 /* --eval: the evaluation's summary under the phase's name, replacing an earlier
  * one of the same phase and step. A rate is NULL when its reward is not scored. */
 static int log_eval(R1Db *db, const Args *a, R1Err *err) {
@@ -249,14 +269,8 @@ static int log_eval(R1Db *db, const Args *a, R1Err *err) {
         v[i] = sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
     sqlite3_finalize(st);
     if (!ok) return r1_db_fail(db, "summing the evaluation", err);
-    char *del = sqlite3_mprintf(
-        "DELETE FROM metrics WHERE stage = %Q AND step = %ld AND name LIKE 'eval/%%'", a->eval,
-        a->step);
-    int rc = del ? r1_db_exec(db, del, err) : r1_seterr(err, "out of memory");
-    sqlite3_free(del);
-    if (rc) return -1;
     for (int i = 0; i < 6; i++)
-        if (r1_db_metric(db, a->eval, a->step, NAMES[i], v[i], err)) return -1;
+        if (put_eval(db, a, NAMES[i], v[i], err)) return -1;
     return 0;
 }
 

@@ -110,7 +110,7 @@ expect_status 1 "missing file is named" "$tmp/nowhere.jsonl: cannot open" \
     "$d" import --db "$tmp/x.db" --format gsm8k "$tmp/nowhere.jsonl"
 expect_status 2 "unknown format" "unknown --format 'yaml'" "$d" import --db "$tmp/x.db" --format yaml x
 expect_status 2 "--kind is only for messages" "--kind is only for" "$d" import --db "$tmp/x.db" --format gsm8k --kind distill x
-expect_status 2 "export: --step is only for rollouts" "--step is only for" "$d" export --db "$db" --table prompts --step 1
+expect_status 2 "export: --step is only for rollouts" "--step and --stage are only for" "$d" export --db "$db" --table prompts --step 1
 check "import --help exits 0" '"$d" import --help >/dev/null'
 check "export --help exits 0" '"$d" export --help >/dev/null'
 
@@ -207,10 +207,10 @@ INSERT INTO rollouts (id, step, prompt_id, sample, prompt_ids, completion_ids, l
          (2, 4, 1, 1, X'', X'', X'', '', 'length', 0);
 INSERT INTO rewards VALUES (1, 'accuracy', 1.0), (1, 'format', 0.25), (1, 'total', NULL);"
 same "rollouts export" \
-    '{"step":3,"prompt_id":1,"sample":0,"text":"a \"b\"","finish_reason":"stop","completion_ids":[7,256,-1],"logprobs":[-0.5,1,0],"rewards":{"accuracy":1,"format":0.25,"total":null}}' \
+    '{"stage":"rl","step":3,"prompt_id":1,"sample":0,"text":"a \"b\"","finish_reason":"stop","completion_ids":[7,256,-1],"logprobs":[-0.5,1,0],"rewards":{"accuracy":1,"format":0.25,"total":null}}' \
     "$("$d" export --db "$tmp/sft.db" --table rollouts --step 3)"
 same "rollouts export: empty blobs, no rewards" \
-    '{"step":4,"prompt_id":1,"sample":1,"text":"","finish_reason":"length","completion_ids":[],"logprobs":[],"rewards":{}}' \
+    '{"stage":"rl","step":4,"prompt_id":1,"sample":1,"text":"","finish_reason":"length","completion_ids":[],"logprobs":[],"rewards":{}}' \
     "$("$d" export --db "$tmp/sft.db" --table rollouts --dataset d | tail -n 1)"
 expect_status 1 "export of a missing database does not create it" "no such database" \
     "$d" export --db "$tmp/none.db" --table prompts

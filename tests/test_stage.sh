@@ -150,7 +150,7 @@ check "r1-data export --stage b: b's 4 rows, each with \"stage\":\"b\"" \
     '[ "$(wc -l <"$tmp/exp.jsonl")" = 4 ] && [ "$(grep -c "^{\"stage\":\"b\",\"step\":0," "$tmp/exp.jsonl")" = 4 ]'
 "$R1_BIN/r1-data" stats --db "$db" >"$tmp/stats.out" 2>&1
 check "r1-data stats lists rollouts by stage and step" \
-    'grep -q "rollouts by stage and step" "$tmp/stats.out" && grep -qE "^b +0 +4" "$tmp/stats.out"'
+    'grep -q "rollouts by stage and step" "$tmp/stats.out" && grep -qE "^ *b +0 +4 " "$tmp/stats.out"'
 "$R1_BIN/r1-data" sample --db "$db" --table rollouts --stage a --n 50 >"$tmp/sample.out" 2>&1
 check "r1-data sample --stage a: a's 6 rollouts, each naming its stage" \
     '[ "$(grep -c "^rollout .*(stage a, step 0," "$tmp/sample.out")" = 6 ]'
