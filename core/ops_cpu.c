@@ -345,8 +345,8 @@ void op_swiglu_bwd(float *dgu, const float *dout, const float *gu, int T, int n_
 
 /* ---- log-probabilities ----------------------------------------------------- */
 
-void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T,
-                    int V, float s) {
+void op_logprob_fwd(float *logp, float *lse, const float *logits, const int *targets, int T, int V,
+                    float s) {
 #pragma omp parallel for if ((size_t)T * V >= PAR_MIN)
     for (int t = 0; t < T; t++) {
         const float *x = logits + (size_t)t * V;

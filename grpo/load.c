@@ -55,9 +55,11 @@ static int read_rows(R1Db *db, const GrpoArgs *a, GStep *s, int *scored, R1Err *
 
 /* A number the rollout stage recorded for this step (stage-aware), or fallback. */
 static double rollout_metric(R1Db *db, const GrpoArgs *a, const char *name, double fallback) {
-    sqlite3_stmt *st = r1_db_prepare(
-        db, "SELECT value FROM metrics WHERE stage = ?1 AND step = ?2 AND name = ?3 "
-            "ORDER BY rowid DESC LIMIT 1", NULL);
+    sqlite3_stmt *st =
+        r1_db_prepare(db,
+                      "SELECT value FROM metrics WHERE stage = ?1 AND step = ?2 AND name = ?3 "
+                      "ORDER BY rowid DESC LIMIT 1",
+                      NULL);
     double v = fallback;
     if (st) {
         sqlite3_bind_text(st, 1, r1_metrics_stage(a->stage, "rollout"), -1, SQLITE_STATIC);
@@ -119,7 +121,8 @@ int grpo_load_step(R1Db *db, const GrpoArgs *a, GStep *s, R1Err *err) {
     s->max_new = step_max_new(db, a, s);
     /* The log-probs the rollout stored are of softmax(logits / T); the ratios and
      * the KL must use the same T. Greedy rollouts (T = 0) stored T = 1's. */
-    double t = a->temperature > 0 ? a->temperature : rollout_metric(db, a, "rollout/temperature", 1);
+    double t =
+        a->temperature > 0 ? a->temperature : rollout_metric(db, a, "rollout/temperature", 1);
     s->temperature = t > 0 ? (float)t : 1.0f;
     return 0;
 }

@@ -133,7 +133,8 @@ static void micro(R1Model *m, R1Acts *a, Pack *p, const GrpoArgs *ga, const GSte
             if (acc->logp) acc->logp[acc->n_logp++] = (float)logp;
         }
     }
-    acc->entropy += head_entropy(a, V, 1.0f / s->temperature); /* every head row is a completion token */
+    acc->entropy +=
+        head_entropy(a, V, 1.0f / s->temperature); /* every head row is a completion token */
     r1_model_backward(m, a, &b, p->dlogp);
 }
 

@@ -22,7 +22,7 @@
 #      format rate, language rate, mean length on the held-out split; student is
 #      the student before distillation) and DIR/report.html
 #      (bin/r1-report).
-# --size full takes about 12 minutes on 2 cores; ci (a few minutes) and smoke (the
+# --size full takes about 10 minutes on 2 cores; ci (a few minutes) and smoke (the
 # sanitizer build's test) are smaller. Run it again after a kill: it continues.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -68,7 +68,7 @@ need_bins() {
     command -v sqlite3 >/dev/null || die "the sqlite3 shell is missing (apt-get install sqlite3)"
 }
 
-q() { sqlite3 -batch "$DB" "$1"; }
+q() { sqlite3 -batch -cmd ".timeout 10000" "$DB" "$1"; }
 sql_str() { printf "'%s'" "${1//\'/\'\'}"; }
 
 quiet_flag() { [ "$QUIET" = 1 ] && echo --quiet || true; }

@@ -229,11 +229,11 @@ static int log_metrics(R1Db *db, const Args *a, const Line *lines, int n, R1Err 
  * exists (its rowid, and so the order phases were first evaluated in, stays),
  * else inserted. */
 static int put_eval(R1Db *db, const Args *a, const char *name, double v, R1Err *err) {
-    sqlite3_stmt *st = r1_db_prepare(
-        db,
-        "UPDATE metrics SET value = ?4, time = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-        "WHERE stage = ?1 AND step = ?2 AND name = ?3",
-        err);
+    sqlite3_stmt *st =
+        r1_db_prepare(db,
+                      "UPDATE metrics SET value = ?4, time = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+                      "WHERE stage = ?1 AND step = ?2 AND name = ?3",
+                      err);
     if (!st) return -1;
     sqlite3_bind_text(st, 1, a->eval, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, a->step);

@@ -36,7 +36,7 @@ typedef struct {
     const R1Completion *c; /* K * G, prompt-major */
     int K, G, max_new;
     double temperature; /* of the sampling; GRPO computes its log-probs with it */
-    double seconds; /* generation wall time, for tokens/s */
+    double seconds;     /* generation wall time, for tokens/s */
 } RolloutResult;
 
 typedef struct {

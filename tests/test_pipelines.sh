@@ -72,16 +72,16 @@ cp "$db" "$z/run.db"
 steps=5
 zero=("$pipes/r1-zero.sh" --db "$z/run.db" --model "$demo/base" --out "$z/out" --steps $steps
     --prompts 4 --group 4 --stage again --phase again --eval-base 0 --eval-every 0 --max-new-tokens 48)
-"${zero[@]}" >"$tmp/z1.out" 2>&1 &
+setsid "${zero[@]}" >"$tmp/z1.out" 2>&1 & # its own process group, killed whole as Ctrl-C would
 pid=$!
 for _ in $(seq 600); do # until step 1's update is in the database, then mid-way through step 2
-    [ "$(q "$z/run.db" "SELECT COUNT(*) FROM checkpoints WHERE stage = 'again'")" -ge 2 ] && break
+    [ "$(sqlite3 -cmd ".timeout 5000" "$z/run.db" "SELECT COUNT(*) FROM checkpoints WHERE stage = 'again'")" -ge 2 ] && break
     sleep 0.2
 done
 sleep 0.3
-kill -TERM -- "$pid" 2>/dev/null
-pkill -TERM -P "$pid" 2>/dev/null
+kill -TERM -- -"$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+for _ in $(seq 100); do pgrep -g "$pid" >/dev/null || break; sleep 0.1; done
 done_before=$(q "$z/run.db" "SELECT COUNT(*) FROM checkpoints WHERE stage = 'again'")
 "${zero[@]}" >"$tmp/z2.out" 2>&1
 rc=$?
