@@ -277,9 +277,10 @@ check "sft: without --stage the metrics and checkpoints row are under 'sft'" \
     '[ "$(sm sft)" -gt 0 ] && [ "$(sqlite3 "$sdb" "SELECT stage FROM checkpoints WHERE path = '"'"'$(cd "$tmp/pre2" && pwd -P)'"'"'")" = sft ]'
 # A person deleting a stage's rollouts in the sqlite3 shell (foreign keys off there):
 # the trigger takes their rewards along, so no reward is left without its rollout.
-n_a=$(q "$db" "SELECT COUNT(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.stage = 'a'")
-sqlite3 "$db" "PRAGMA foreign_keys = OFF; DELETE FROM rollouts WHERE stage = 'a'"
-check "deleting stage a's rollouts in the sqlite3 shell removes their $n_a rewards too" \
+st=$(q "$db" "SELECT r.stage FROM rewards w JOIN rollouts r ON r.id = w.rollout_id LIMIT 1")
+n_a=$(q "$db" "SELECT COUNT(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.stage = '$st'")
+sqlite3 "$db" "PRAGMA foreign_keys = OFF; DELETE FROM rollouts WHERE stage = '$st'"
+check "deleting stage $st's rollouts in the sqlite3 shell removes their $n_a rewards too" \
     '[ "$n_a" -gt 0 ] && [ "$(q "$db" "SELECT COUNT(*) FROM rewards WHERE rollout_id NOT IN (SELECT id FROM rollouts)")" = 0 ]'
 echo "total: $((SECONDS - t0)) s"
 
