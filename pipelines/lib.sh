@@ -106,8 +106,9 @@ last_finished() {
 # rl_loop STAGE START_MODEL OUT_DIR STEPS TEMPLATE REWARDS PHASE: GRPO steps 0..STEPS-1
 # (rollout -> reward -> grpo), the policy after step s in OUT_DIR/step-(s+1), the
 # frozen reference in OUT_DIR/ref (replaced by the policy every REF_RESET_EVERY
-# steps), evaluation as PHASE every EVAL_EVERY steps and at the end. Prints the
-# final policy's directory on fd 3.
+# steps), evaluation as PHASE every EVAL_EVERY steps and at the end; OUT_DIR/final
+# links the last policy. Only the latest step's directory is kept (KEEP_CHECKPOINTS=1:
+# all of them); the starting model is never removed.
 rl_loop() {
     local stage=$1 model=$2 out=$3 steps=$4 tpl=$5 rewards=$6 phase=$7 s=0 last
     mkdir -p "$out"
@@ -119,6 +120,7 @@ rl_loop() {
     last=$(last_finished "$stage")
     if [ -n "$last" ]; then
         s=$((${last%% *} + 1)) model=${last#* }
+        [ -d "$out/step-$s" ] && model="$out/step-$s" # the same directory, as this loop names it
         say "$stage: resuming after step $((s - 1)) from $model"
     fi
     for ((; s < steps; s++)); do
