@@ -607,3 +607,10 @@ void r1_reward_score(const R1Rewarder *r, const R1RewardInput *in, R1RewardResul
     }
     if (!out->total_defined) out->total = NAN;
 }
+
+int r1_reward_looks_prefilled(const char *text, size_t len) {
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t')) i++;
+    if (len - i >= 7 && !memcmp(text + i, "<think>", 7)) return 0;
+    return memmem(text, len, "</think>", 8) != NULL;
+}

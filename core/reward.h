@@ -104,6 +104,11 @@ const R1RewardOpts *r1_rewarder_opts(const R1Rewarder *r);
 
 /* Scores one completion: every reward with a non-zero weight (all of them with
  * score_all), and total. */
+/* For a completion whose rollout did not record what the prompt prefilled: 1 when
+ * it closes a think block it never opened (it continued a prefilled "<think>\n";
+ * leading blanks are skipped, as r1-zero's completions start " <think>"). */
+int r1_reward_looks_prefilled(const char *text, size_t len);
+
 void r1_reward_score(const R1Rewarder *r, const R1RewardInput *in, R1RewardResult *out);
 
 /* What the accuracy reward saw (r1-reward explain): the answer it judged, where

@@ -275,16 +275,9 @@ static void read_rollout(sqlite3_stmt *st, Rollout *r) {
 }
 
 /* Rows written before rollouts.prefill existed (or by other tools) do not say
- * whether the prompt opened the think block: as r1-reward's looks_prefilled, a
- * completion that closes a think block it never opened continued a prefilled
- * "<think>\n" (leading blanks skipped: r1-zero's " <think>" opens one). */
+ * whether the prompt opened the think block: guessed as r1-reward guesses. */
 static const char *guess_prefill(const Rollout *r) {
-    size_t i = 0;
-    while (i < r->text_len && (r->text[i] == ' ' || r->text[i] == '\t')) i++;
-    if (r->text_len - i >= 7 && !memcmp(r->text + i, "<think>", 7)) return "";
-    for (size_t k = 0; k + 8 <= r->text_len; k++)
-        if (!memcmp(r->text + k, "</think>", 8)) return "<think>\n";
-    return "";
+    return r1_reward_looks_prefilled(r->text, r->text_len) ? "<think>\n" : "";
 }
 
 static const char *prefill_of(const Rollout *r) {

@@ -29,12 +29,9 @@ int score_flags_take(ScoreFlags *f, int argc, char **argv, int *i, const char *w
 /* Applies --rewards and builds the rewarder (NULL and a message on failure). */
 R1Rewarder *score_flags_rewarder(ScoreFlags *f, const char *who);
 
-/* A completion counts as following a prefilled "<think>\n" when it does not
- * itself start with "<think>" but does close one with "</think>": the rollout
- * prompt ended inside the think block. Used only for rollouts rows without a
- * recorded prefill (written before schema version 2 or by other tools);
- * --prefilled-think forces it. */
-int looks_prefilled(const char *text, size_t len);
+/* Rows without a recorded prefill (written before schema version 2 or by other
+ * tools) are judged by r1_reward_looks_prefilled (core/reward.h); --prefilled-think
+ * forces it. */
 
 /* Parses a whole decimal integer in [lo, hi]; prints "who: FLAG ..." when not. */
 int parse_long(const char *s, long lo, long hi, long *out, const char *who, const char *flag);

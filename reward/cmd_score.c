@@ -129,7 +129,7 @@ static int score_row(Writer *w, sqlite3_stmt *row, R1Err *err) {
     const char *prefill = (const char *)sqlite3_column_text(row, 6);
     in.prefilled_think =
         w->f->prefilled || (prefill ? strstr(prefill, "<think>") && !strstr(prefill, "</think>")
-                                    : looks_prefilled(in.completion, in.len));
+                                    : r1_reward_looks_prefilled(in.completion, in.len));
     R1RewardResult res;
     r1_reward_score(w->r, &in, &res);
     sqlite3_int64 id = sqlite3_column_int64(row, 0);

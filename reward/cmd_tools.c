@@ -192,7 +192,8 @@ int cmd_explain(int argc, char **argv) {
     e.f.opts.score_all = 1; /* every reward's value; total still by the weights */
     R1Rewarder *r = score_flags_rewarder(&e.f, "r1-reward explain");
     if (r) {
-        e.in.prefilled_think = e.f.prefilled || looks_prefilled(e.in.completion, e.in.len);
+        e.in.prefilled_think =
+            e.f.prefilled || r1_reward_looks_prefilled(e.in.completion, e.in.len);
         print_explain(r, &e);
     }
     r1_rewarder_free(r);

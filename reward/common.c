@@ -66,10 +66,3 @@ R1Rewarder *score_flags_rewarder(ScoreFlags *f, const char *who) {
     if (!r) fprintf(stderr, "%s: %s\n", who, err.msg);
     return r;
 }
-
-int looks_prefilled(const char *text, size_t len) {
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t')) i++; /* r1-zero's " <think>" */
-    if (len - i >= 7 && !memcmp(text + i, "<think>", 7)) return 0;
-    return memmem(text, len, "</think>", 8) != NULL;
-}
