@@ -103,18 +103,19 @@ pretrain base "$root/configs/tiny/config.json"
 
 say "== 2. R1-Zero"
 "$root/pipelines/r1-zero.sh" --db "$DB" --model "$OUT/base" --out "$OUT/r1-zero" \
-    --steps "${sizes[2]}" --lr 2e-4 --eval-every 10
+    --steps "${sizes[2]}" --lr 2e-4 --max-new-tokens 96 --eval-every 10
 
 say "== 3. R1"
 "$root/pipelines/r1.sh" --db "$DB" --base "$OUT/base" --out "$OUT/r1" \
-    --reasoning-steps "${sizes[3]}" --final-steps "${sizes[4]}" --lr 2e-4 \
+    --reasoning-steps "${sizes[3]}" --final-steps "${sizes[4]}" --lr 2e-4 --max-new-tokens 96 \
+    --cold-start-lr 1e-3 --sft-lr 1e-3 \
     --rs-prompts "${sizes[5]}" --rs-per-prompt 2 --sft-batch-tokens 2048 \
     --non-reasoning-file "$root/pipelines/data/non-reasoning.jsonl"
 
 say "== 4. distillation into a smaller student"
 pretrain student "$root/configs/tiny-student/config.json"
 "$root/pipelines/distill.sh" --db "$DB" --student "$OUT/student" --out "$OUT/distill" \
-    --sft-batch-tokens 2048 --student-template r1-zero
+    --lr 1e-3 --max-new-tokens 96 --sft-batch-tokens 2048 --student-template r1-zero
 
 say "== 5. the result ($(($(date +%s) - start)) s)"
 sqlite3 -header -column "$DB" "SELECT phase, step, ROUND(accuracy, 3) AS accuracy,

@@ -16,16 +16,16 @@
 #   --db, --out           the run database and the output directory
 #   --student []          an existing student model directory, or
 #   --student-config []   a config.json to create one from, with --tokenizer []
-#   --kinds [reasoning,non_reasoning]   --epochs [2]   --lr [1e-3]
-#   --sft-batch-tokens [4096]           --template [deepseek-r1]
-#   --max-new-tokens [96] --seed [1]    --eval-split [test] --eval-prompts [0: all]
+#   --kinds [reasoning,non_reasoning]   --epochs [2]   --lr [1e-5]
+#   --sft-batch-tokens [8192]           --template [deepseek-r1]
+#   --max-new-tokens [1024] --seed [1]    --eval-split [test] --eval-prompts [0: all]
 #   --eval-k [4]          --phase [distill]   --eval-student [1]: also evaluate the
 #                         student before distillation, as phase student, prompted
 #                         with --student-template [the --template]      --quiet
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-knobs DB= OUT= STUDENT= STUDENT_CONFIG= TOKENIZER= KINDS=reasoning,non_reasoning EPOCHS=2 LR=1e-3 \
-    SFT_BATCH_TOKENS=4096 TEMPLATE=deepseek-r1 MAX_NEW_TOKENS=96 SEED=1 EVAL_SPLIT=test \
+knobs DB= OUT= STUDENT= STUDENT_CONFIG= TOKENIZER= KINDS=reasoning,non_reasoning EPOCHS=2 LR=1e-5 \
+    SFT_BATCH_TOKENS=8192 TEMPLATE=deepseek-r1 MAX_NEW_TOKENS=1024 SEED=1 EVAL_SPLIT=test \
     EVAL_PROMPTS=0 EVAL_K=4 PHASE=distill EVAL_STUDENT=1 STUDENT_TEMPLATE=
 parse_options "$@"
 [ -n "$DB" ] && [ -n "$OUT" ] || die "needs --db and --out (try --help)"

@@ -18,17 +18,17 @@
 # Options (--name VALUE; or the environment, R1_NAME or NAME; defaults in brackets):
 #   --db, --model, --out   the run database, the base model, the output directory
 #   --steps [40]           GRPO steps          --prompts [16]   prompts per step
-#   --group [8]            samples per prompt  --lr [5e-4]      learning rate
+#   --group [8]            samples per prompt  --lr [1e-6]      learning rate
 #   --beta [0.04]          KL weight           --temperature [1.0]
-#   --max-new-tokens [96]  completion limit    --ref-reset-every [400]
+#   --max-new-tokens [1024] completion limit   --ref-reset-every [400]
 #   --rewards [accuracy=1,format=1]            --template [r1-zero]
 #   --split [train]        --stage [r1-zero]   --phase [r1-zero]   --seed [1]
 #   --eval-every [10]      --eval-split [test] --eval-prompts [0: all]  --eval-k [4]
 #   --eval-base [1]        --keep-checkpoints [0: only the latest]     --quiet
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-knobs DB= MODEL= OUT= STEPS=40 PROMPTS=16 GROUP=8 LR=5e-4 BETA=0.04 TEMPERATURE=1.0 \
-    MAX_NEW_TOKENS=96 REF_RESET_EVERY=400 REWARDS=accuracy=1,format=1 TEMPLATE=r1-zero \
+knobs DB= MODEL= OUT= STEPS=40 PROMPTS=16 GROUP=8 LR=1e-6 BETA=0.04 TEMPERATURE=1.0 \
+    MAX_NEW_TOKENS=1024 REF_RESET_EVERY=400 REWARDS=accuracy=1,format=1 TEMPLATE=r1-zero \
     SPLIT=train STAGE=r1-zero PHASE=r1-zero SEED=1 EVAL_EVERY=10 EVAL_SPLIT=test EVAL_PROMPTS=0 \
     EVAL_K=4 EVAL_BASE=1 KEEP_CHECKPOINTS=0
 parse_options "$@"

@@ -24,24 +24,24 @@
 #   --zero-stage [r1-zero]     rollouts the cold start is collected from
 #   --cold-start-file []       or: a messages JSONL to import as cold_start instead
 #   --cold-start-filter [correct,format,stop,readable]   --cold-start-per-prompt [1]
-#   --cold-start-epochs [3]    --cold-start-lr [1e-3]
+#   --cold-start-epochs [3]    --cold-start-lr [1e-5]
 #   --reasoning-steps [20]     --final-steps [10]       (GRPO steps of stages 2 and 4)
-#   --prompts [16] --group [8] --lr [5e-4] --beta [0.04] --temperature [1.0]
-#   --max-new-tokens [96]      --ref-reset-every [400]
+#   --prompts [16] --group [8] --lr [1e-6] --beta [0.04] --temperature [1.0]
+#   --max-new-tokens [1024]    --ref-reset-every [400]
 #   --rewards [accuracy=1,format=1,language=1]          --template [deepseek-r1]
 #   --rs-prompts [200]  --rs-samples [4]  --rs-temperature [0.7]  --rs-per-prompt [1]
 #   --rs-filter [correct,format,stop,readable]          --non-reasoning-file []
-#   --sft-epochs [2]    --sft-lr [1e-3]   --sft-batch-tokens [4096]
+#   --sft-epochs [2]    --sft-lr [1e-5]   --sft-batch-tokens [8192]
 #   --split [train]     --seed [1]        --eval-every [10]   --eval-split [test]
 #   --eval-prompts [0: all]  --eval-k [4] --keep-checkpoints [0]  --quiet
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs DB= BASE= OUT= ZERO_STAGE=r1-zero COLD_START_FILE= COLD_START_FILTER=correct,format,stop,readable \
-    COLD_START_PER_PROMPT=1 COLD_START_EPOCHS=3 COLD_START_LR=1e-3 REASONING_STEPS=20 FINAL_STEPS=10 \
-    PROMPTS=16 GROUP=8 LR=5e-4 BETA=0.04 TEMPERATURE=1.0 MAX_NEW_TOKENS=96 REF_RESET_EVERY=400 \
+    COLD_START_PER_PROMPT=1 COLD_START_EPOCHS=3 COLD_START_LR=1e-5 REASONING_STEPS=20 FINAL_STEPS=10 \
+    PROMPTS=16 GROUP=8 LR=1e-6 BETA=0.04 TEMPERATURE=1.0 MAX_NEW_TOKENS=1024 REF_RESET_EVERY=400 \
     REWARDS=accuracy=1,format=1,language=1 TEMPLATE=deepseek-r1 RS_PROMPTS=200 RS_SAMPLES=4 \
     RS_TEMPERATURE=0.7 RS_PER_PROMPT=1 RS_FILTER=correct,format,stop,readable NON_REASONING_FILE= \
-    SFT_EPOCHS=2 SFT_LR=1e-3 SFT_BATCH_TOKENS=4096 SPLIT=train SEED=1 EVAL_EVERY=10 EVAL_SPLIT=test \
+    SFT_EPOCHS=2 SFT_LR=1e-5 SFT_BATCH_TOKENS=8192 SPLIT=train SEED=1 EVAL_EVERY=10 EVAL_SPLIT=test \
     EVAL_PROMPTS=0 EVAL_K=4 KEEP_CHECKPOINTS=0
 parse_options "$@"
 [ -n "$DB" ] && [ -n "$BASE" ] && [ -n "$OUT" ] || die "needs --db, --base and --out (try --help)"
