@@ -17,7 +17,8 @@
 # r1-cold-start, r1-reasoning, r1-rejection, r1-sft and r1-final. The policy is
 # evaluated after each stage (phases r1-cold-start, r1-reasoning, r1-sft, then r1)
 # as in r1-zero.sh. Run it again after a kill: finished stages are skipped and an
-# interrupted one continues.
+# interrupted one continues. Its stage names and SFT kinds are fixed, so a database
+# holds one R1 run (r1-zero.sh takes --stage; start another R1 run in a copy).
 #
 # Options (--name VALUE; or the environment, R1_NAME or NAME; defaults in brackets):
 #   --db, --base, --out        the run database, the base model, the output directory

@@ -99,6 +99,25 @@ check "resumed: one checkpoints row per step, each step's rollouts sampled from 
 check "resumed: the final policy and the evaluation exist" \
     '[ -f "$z/out/final/model.safetensors" ] && [ "$(q "$z/run.db" "SELECT COUNT(*) FROM eval_summary WHERE phase = '"'"'again'"'"' AND step = $steps")" = 1 ]'
 
+# ---- r1.sh from a cold-start file, in a database that has no R1-Zero run ------------------------
+c="$tmp/cold"
+mkdir -p "$c"
+"$R1_BIN/r1-data" init --db "$c/run.db" >/dev/null
+"$R1_BIN/r1-data" synth --db "$c/run.db" --task chain --level 1 --n 16 --split train --seed 7 --quiet
+"$R1_BIN/r1-data" synth --db "$c/run.db" --task chain --level 1 --n 4 --split test --seed 8 --quiet
+q "$db" "SELECT json_object('messages', json(messages)) FROM sft_samples WHERE kind = 'cold_start' LIMIT 6" >"$c/cold.jsonl"
+"$pipes/r1.sh" --db "$c/run.db" --base "$demo/base" --out "$c/out" --cold-start-file "$c/cold.jsonl" \
+    --cold-start-lr 1e-3 --reasoning-steps 1 --final-steps 1 --prompts 2 --group 2 --rs-prompts 4 \
+    --rs-samples 2 --rs-filter stop --eval-k 1 --max-new-tokens 48 --sft-epochs 1 --quiet \
+    >"$tmp/cold.out" 2>&1
+rc=$?
+check "r1.sh --cold-start-file, no R1-Zero rollouts: exit 0, every stage evaluated" \
+    '[ $rc -eq 0 ] && [ "$(q "$c/run.db" "SELECT group_concat(phase, '"'"' '"'"') FROM (SELECT DISTINCT phase FROM eval_summary ORDER BY phase)")" = \
+        "r1 r1-cold-start r1-reasoning r1-sft" ] || { tail -5 "$tmp/cold.out"; false; }'
+check "r1.sh --cold-start-file: its 6 samples imported as cold_start (source the file), the R1 model linked" \
+    '[ "$(q "$c/run.db" "SELECT COUNT(*) FROM sft_samples WHERE kind = '"'"'cold_start'"'"' AND source LIKE '"'"'%cold.jsonl'"'"'")" = 6 ] &&
+     [ -f "$c/out/final/final/model.safetensors" ]'
+
 # ---- usage -------------------------------------------------------------------------------------
 for s in r1-zero r1 distill demo; do
     check "$s.sh --help: the usage, exit 0" '"$pipes/$s.sh" --help >"$tmp/h.out" 2>&1 && grep -q "Options\|usage\|--size" "$tmp/h.out"'
