@@ -84,7 +84,8 @@ fuzz:
 	scripts/fuzz-mathans.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i core/*.[ch] tools/*.[ch] datasets/*.[ch] $(wildcard reward/*.[ch]) $(wildcard rollout/*.[ch]) $(wildcard grpo/*.[ch]) $(wildcard sft/*.[ch]) tests/*.[ch] $(wildcard bench/*.c)
+	clang-format -i core/*.[ch] $(foreach s,$(STAGES),$(wildcard $(lastword $(subst :, ,$(s)))/*.[ch])) \
+	    tests/*.[ch] $(wildcard bench/*.c)
 
 clean:
 	rm -rf build bin

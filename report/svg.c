@@ -255,8 +255,7 @@ static void draw_bars(FILE *f, const SvgBarChart *c, const Axis *ay, Box b) {
             bar(f, c->v[g * c->n_bars + k], x + k * bw, bw, base, k, ay, b);
         /* many groups: labels on two staggered rows, so neighbours do not overlap */
         double dy = c->n_groups > 5 && g % 2 ? 13 : 0;
-        text(f, b.x0 + (g + 0.5) * gw, b.y1 + 15 + dy, "middle", " font-size=\"10\"",
-             c->groups[g]);
+        text(f, b.x0 + (g + 0.5) * gw, b.y1 + 15 + dy, "middle", " font-size=\"10\"", c->groups[g]);
     }
     line(f, b.x0, base, b.x1, base, "#999");
 }
