@@ -76,18 +76,7 @@ static double rollout_metric(R1Db *db, const GrpoArgs *a, const char *name, doub
  * longest completion. */
 static int step_max_new(R1Db *db, const GrpoArgs *a, const GStep *s) {
     if (a->max_new > 0) return (int)a->max_new;
-    sqlite3_stmt *st =
-        r1_db_prepare(db,
-                      "SELECT MAX(value) FROM metrics WHERE stage = ?2 AND step = ?1 AND "
-                      "name = 'rollout/max_new_tokens'",
-                      NULL);
-    int m = 0;
-    if (st) {
-        sqlite3_bind_int64(st, 1, a->step);
-        sqlite3_bind_text(st, 2, r1_metrics_stage(a->stage, "rollout"), -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) m = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-    }
+    int m = (int)rollout_metric(db, a, "rollout/max_new_tokens", 0);
     if (m <= 0)
         for (int i = 0; i < s->n; i++) m = s->r[i].nc > m ? s->r[i].nc : m;
     return m;

@@ -12,7 +12,10 @@
 # sanitizer build (R1_BIN under build/asan) at --size smoke, where the model is too
 # small to learn, so rewards are not asserted to rise there.
 set -uo pipefail
-source "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+: "${R1_ROOT:=$root}" "${R1_BIN:=$root/bin}" "${R1_PY:=$root/.venv/bin/python}"
+. "$here/lib.sh"
 needs r1-data r1-model r1-rollout r1-reward r1-grpo r1-sft r1-report
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 pipes="$R1_ROOT/pipelines"
