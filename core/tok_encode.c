@@ -135,6 +135,33 @@ static void push_run(const R1Tokenizer *t, const int *ids, int k, const OffsetMa
     }
 }
 
+/* A piece with bytes the vocabulary has no token for: Hugging Face's BPE drops those
+ * characters before merging (with no unk_token), so their neighbours become adjacent. */
+static void bpe_piece_sparse(const R1Tokenizer *t, const char *p, size_t n, const OffsetMap *m,
+                             size_t off, R1Ids *out) {
+    int *buf = r1_xmalloc(sizeof(int) * 5 * n), k = 0;
+    Symbols s = {buf, buf + n, buf + 2 * n, buf + 3 * n};
+    int *at = buf + 4 * n; /* where each kept byte is in the piece */
+    for (size_t i = 0; i < n; i++) {
+        int id = t->byte_id[(unsigned char)p[i]];
+        if (id < 0) continue;
+        s.id[k] = id, s.len[k] = 1, s.prev[k] = k - 1, s.next[k] = k + 1, at[k++] = (int)i;
+    }
+    if (k > 0) {
+        s.next[k - 1] = -1;
+        bpe_merge(t, &s, k);
+        for (int i = 0; i >= 0; i = s.next[i])
+            r1_ids_push(out, s.id[i], map_offset(m, off + (size_t)at[i]));
+    }
+    free(buf);
+}
+
+static int has_missing_byte(const R1Tokenizer *t, const char *p, size_t n) {
+    for (size_t i = 0; t->missing_bytes && i < n; i++)
+        if (t->byte_id[(unsigned char)p[i]] < 0) return 1;
+    return 0;
+}
+
 static void bpe_piece(R1Tokenizer *t, const char *p, size_t n, const OffsetMap *m, size_t off,
                       R1Ids *out) {
     int whole = -1;
@@ -143,6 +170,7 @@ static void bpe_piece(R1Tokenizer *t, const char *p, size_t n, const OffsetMap *
     else if (t->ignore_merges)
         whole = r1_strmap_get(&t->by_bytes, p, n);
     if (whole >= 0) return r1_ids_push(out, whole, map_offset(m, off));
+    if (has_missing_byte(t, p, n)) return bpe_piece_sparse(t, p, n, m, off, out);
     int at = n <= CACHE_MAX_PIECE ? r1_strmap_get(&t->cache.index, p, n) : -1;
     if (at >= 0) return push_run(t, t->cache.ids + at + 1, t->cache.ids[at], m, off, out);
     int *buf = r1_xmalloc(sizeof(int) * 5 * n), k = 0;

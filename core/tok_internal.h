@@ -45,7 +45,8 @@ struct R1Tokenizer {
     unsigned char *special;
     R1StrMap by_bytes;   /* raw bytes of a vocabulary entry -> id */
     R1StrMap by_content; /* an added token's content -> id */
-    int byte_id[256];    /* id of each single byte */
+    int byte_id[256];    /* id of each single byte; -1 for one the vocabulary lacks */
+    int missing_bytes;   /* how many bytes have no token of their own */
     R1U64Map merges;     /* (left id << 32 | right id) -> (rank << 32 | merged id) */
     int ignore_merges;
     TokAdded *added;
@@ -57,6 +58,7 @@ struct R1Tokenizer {
     pcre2_match_data *md;
     TokCache cache;
     int bos, eos;
+    char *chat_template; /* tokenizer_config.json's, or NULL */
 };
 
 /* GPT-2's byte <-> printable code point table used by ByteLevel. */

@@ -131,7 +131,12 @@ static int load_vocab(Loader *L, const cJSON *vocab) {
     }
     for (int b = 0; b < 256; b++) {
         char c = (char)b;
-        if ((t->byte_id[b] = r1_strmap_get(&t->by_bytes, &c, 1)) < 0) {
+        /* Some vocabularies lack bytes that text rarely or never has (SmolLM2: 0x04, 0xC0,
+         * 0xF5..0xFF, ...); encoding drops them as Hugging Face does. Printable ASCII must be
+         * there, or this is no byte-level vocabulary. */
+        if ((t->byte_id[b] = r1_strmap_get(&t->by_bytes, &c, 1)) < 0 && !(b >= '!' && b <= '~')) {
+            t->missing_bytes++;
+        } else if (t->byte_id[b] < 0) {
             char msg[96];
             snprintf(msg, sizeof msg, "no token for byte 0x%02x: not a byte-level BPE vocabulary",
                      b);
@@ -398,6 +403,8 @@ static void load_config(R1Tokenizer *t, const char *dir) {
     cJSON *cfg = text ? cJSON_Parse(text) : NULL;
     t->bos = config_token(t, cfg, "bos_token");
     t->eos = config_token(t, cfg, "eos_token");
+    const cJSON *tpl = cJSON_GetObjectItem(cfg, "chat_template");
+    if (cJSON_IsString(tpl)) t->chat_template = r1_xstrdup(tpl->valuestring);
     cJSON_Delete(cfg);
     free(text);
     free(path);
@@ -419,6 +426,10 @@ static int load_json(Loader *L, const cJSON *root) {
     t->piece_len = r1_xcalloc((size_t)t->n_ids, sizeof(size_t));
     t->special = r1_xcalloc((size_t)t->n_ids, 1);
     if (load_vocab(L, vocab) || load_merges(L, merges)) return -1;
+    const cJSON *unk = cJSON_GetObjectItem(model, "unk_token");
+    if (t->missing_bytes && cJSON_IsString(unk))
+        return bad(L, "model.unk_token",
+                   "an unknown-token with bytes missing from the vocabulary is not supported");
     if (added && load_added(L, added)) return -1;
     if (load_normalizer(L, cJSON_GetObjectItem(root, "normalizer"), "normalizer")) return -1;
     if (load_pretok(L, cJSON_GetObjectItem(root, "pre_tokenizer"), "pre_tokenizer")) return -1;
@@ -467,6 +478,7 @@ void r1_tok_free(R1Tokenizer *t) {
         free(t->pre[i].literal);
     }
     pcre2_match_data_free(t->md);
+    free(t->chat_template);
     r1_strmap_free(&t->by_bytes);
     r1_strmap_free(&t->by_content);
     r1_u64map_free(&t->merges);
@@ -491,6 +503,9 @@ int r1_tok_bos(const R1Tokenizer *t) {
 }
 int r1_tok_eos(const R1Tokenizer *t) {
     return t->eos;
+}
+const char *r1_tok_chat_template(const R1Tokenizer *t) {
+    return t->chat_template;
 }
 int r1_tok_is_special(const R1Tokenizer *t, int id) {
     return id >= 0 && id < t->n_ids && t->special[id];

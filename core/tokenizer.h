@@ -61,6 +61,9 @@ int r1_tok_vocab_size(const R1Tokenizer *t);
 /* bos/eos from tokenizer_config.json (-1 when absent). */
 int r1_tok_bos(const R1Tokenizer *t);
 int r1_tok_eos(const R1Tokenizer *t);
+/* The Jinja chat_template of tokenizer_config.json (NULL when absent); r1c does not run
+ * it, chat.h recognises the template family and its default system message from it. */
+const char *r1_tok_chat_template(const R1Tokenizer *t);
 
 /* Streaming decode for generation: feed ids one at a time; each call appends
  * the complete UTF-8 characters now available to *out (reallocated as
