@@ -5,6 +5,7 @@
 #   make test-asan  the test suite against the sanitizer build
 #   make bench      benchmarks, each next to its reference
 #   make deps       install what a fresh Debian machine lacks (scripts/install-deps.sh)
+#   make real-model fetch the real pretrained model the GGUF tests use (scripts/real-model.sh)
 #   make cuda       compile the CUDA sources with nvcc (when there are any and nvcc exists)
 #   make fuzz       libFuzzer on the tokenizer's encoder and the answer parsers (FUZZ_SECONDS=60 each)
 #   make format     clang-format every C source in place
@@ -36,7 +37,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB       := $(BUILD)/libr1c.a
 
 .SECONDARY:
-.PHONY: all test asan test-asan bench deps cuda format clean demo fuzz
+.PHONY: all test asan test-asan bench deps cuda format clean demo fuzz real-model
 all: $(TOOLS) $(TESTS) $(BENCHES)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h rollout/*.h grpo/*.h sft/*.h report/*.h tests/*.h)
@@ -74,6 +75,10 @@ bench: all
 
 deps:
 	scripts/install-deps.sh
+
+# SmolLM2-135M-Instruct (Q4_1 GGUF) into ~/.cache/r1c/smollm2, outside git; prints its path.
+real-model:
+	scripts/real-model.sh
 
 cuda:
 	scripts/build-cuda.sh

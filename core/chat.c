@@ -27,11 +27,12 @@
     "process here </think> <answer> answer here </answer>. User: "
 #define ZERO_TAIL ". Assistant:"
 
-static const char *const template_names[] = {"deepseek-r1", "qwen2.5", "r1-zero"};
+static const char *const template_names[] = {"deepseek-r1", "qwen2.5", "r1-zero", "chatml"};
+#define N_TEMPLATES 4
 static const char *const role_names[] = {"system", "user", "assistant"};
 
 int r1_template_parse(const char *name) {
-    for (int i = 0; name && i < 3; i++)
+    for (int i = 0; name && i < N_TEMPLATES; i++)
         if (!strcmp(name, template_names[i])) return i;
     return -1;
 }
@@ -41,17 +42,51 @@ const char *r1_template_prefill(R1Template t) {
 }
 
 const char *r1_template_turn_end(R1Template t) {
-    return t == R1_TPL_DEEPSEEK_R1 ? DS_EOS : t == R1_TPL_QWEN25 ? QW_END : NULL;
+    return t == R1_TPL_DEEPSEEK_R1                    ? DS_EOS
+           : t == R1_TPL_QWEN25 || t == R1_TPL_CHATML ? QW_END
+                                                      : NULL;
 }
 
 const char *r1_template_name(R1Template t) {
-    return (unsigned)t < 3 ? template_names[t] : "unknown";
+    return (unsigned)t < N_TEMPLATES ? template_names[t] : "unknown";
 }
 
 R1Template r1_template_for(const R1Tokenizer *tok) {
+    return r1_template_detect(tok, NULL);
+}
+
+/* The literal text of the default system block a ChatML Jinja template writes, as in
+ * SmolLM2's "{{ '<|im_start|>system\nYou are ...<|im_end|>\n' }}" (the "\n" may be a
+ * Jinja escape or a real newline); NULL when the template writes none as a literal. */
+static char *chatml_default_system(const char *jinja) {
+    const char *heads[] = {QW_START "system\\n", QW_START "system\n"};
+    for (int h = 0; h < 2; h++) {
+        const char *p = strstr(jinja, heads[h]);
+        if (!p) continue;
+        p += strlen(heads[h]);
+        const char *end = strstr(p, QW_END);
+        if (!end || end == p) continue;
+        size_t n = (size_t)(end - p);
+        /* A Jinja expression or the end of a string literal inside: not a literal. */
+        if (memchr(p, '{', n) || memchr(p, '\'', n) || memchr(p, '"', n)) continue;
+        char *s = r1_xmalloc(n + 1);
+        memcpy(s, p, n);
+        s[n] = 0;
+        return s;
+    }
+    return NULL;
+}
+
+R1Template r1_template_detect(const R1Tokenizer *tok, char **default_system) {
+    if (default_system) *default_system = NULL;
     if (r1_tok_find(tok, DS_USER) >= 0) return R1_TPL_DEEPSEEK_R1;
-    if (r1_tok_find(tok, QW_START) >= 0) return R1_TPL_QWEN25;
-    return R1_TPL_R1_ZERO;
+    if (r1_tok_find(tok, QW_START) < 0) return R1_TPL_R1_ZERO;
+    const char *jinja = r1_tok_chat_template(tok);
+    /* Without a stored template, ChatML is taken to be Qwen's (r1c's behaviour before it
+     * read templates); a stored ChatML template that is not Qwen's is plain ChatML. */
+    if (!jinja || !strstr(jinja, QW_START) || strstr(jinja, "You are Qwen")) return R1_TPL_QWEN25;
+    if (default_system) *default_system = chatml_default_system(jinja);
+    return R1_TPL_CHATML;
 }
 
 int r1_role_parse(const char *name) {
@@ -135,16 +170,18 @@ static void render_deepseek(Out *o, const R1Message *msgs, int n, int gen) {
     if (gen) put(o, DS_GEN);
 }
 
-/* Qwen2.5-Instruct's template without tools. The "\n" after "<|im_end|>" is left
- * out of the span: the model stops at "<|im_end|>" and never generates it. */
-static void render_qwen(Out *o, const R1Message *msgs, int n, int gen) {
+/* ChatML as Qwen2.5-Instruct's template (without tools) and SmolLM2's write it: the
+ * first message's system block, or the template's default one when the first message
+ * is not a system message. The "\n" after "<|im_end|>" is left out of the span: the
+ * model stops at "<|im_end|>" and never generates it. */
+static void render_chatml(Out *o, const R1Message *msgs, int n, int gen, const char *sys) {
     int i = 0;
-    put(o, QW_START "system\n");
-    if (msgs[0].role == R1_ROLE_SYSTEM)
-        put(o, msgs[i++].content);
-    else
-        put(o, QW_SYSTEM);
-    put(o, QW_END "\n");
+    if (msgs[0].role == R1_ROLE_SYSTEM) sys = msgs[i++].content;
+    if (sys) {
+        put(o, QW_START "system\n");
+        put(o, sys);
+        put(o, QW_END "\n");
+    }
     for (; i < n; i++) {
         put(o, QW_START);
         put(o, role_names[msgs[i].role]);
@@ -200,6 +237,12 @@ static int check_messages(const R1Message *msgs, int n, R1Err *err) {
 
 int r1_chat_render(R1Template tpl, const R1Message *msgs, int n, int add_generation_prompt,
                    const char *bos, const char *eos, R1Chat *out, R1Err *err) {
+    return r1_chat_render_sys(tpl, NULL, msgs, n, add_generation_prompt, bos, eos, out, err);
+}
+
+int r1_chat_render_sys(R1Template tpl, const char *default_system, const R1Message *msgs, int n,
+                       int add_generation_prompt, const char *bos, const char *eos, R1Chat *out,
+                       R1Err *err) {
     memset(out, 0, sizeof *out);
     if (check_messages(msgs, n, err)) return -1;
     Out o = {0};
@@ -210,7 +253,10 @@ int r1_chat_render(R1Template tpl, const R1Message *msgs, int n, int add_generat
         render_deepseek(&o, msgs, n, add_generation_prompt);
         break;
     case R1_TPL_QWEN25:
-        render_qwen(&o, msgs, n, add_generation_prompt);
+        render_chatml(&o, msgs, n, add_generation_prompt, QW_SYSTEM);
+        break;
+    case R1_TPL_CHATML:
+        render_chatml(&o, msgs, n, add_generation_prompt, default_system);
         break;
     case R1_TPL_R1_ZERO:
         rc = render_r1_zero(&o, msgs, n, bos, eos, err);

@@ -8,6 +8,9 @@
  *   "qwen2.5":     "<|im_start|>ROLE\n" + content + "<|im_end|>\n" per message, with
  *                  Qwen2.5's default system message when the first is not a system one;
  *                  generation prompt "<|im_start|>assistant\n".
+ *   "chatml":      the same ChatML turns, with the default system message the model's
+ *                  own template writes (SmolLM2: "You are a helpful AI assistant named
+ *                  SmolLM, trained by Hugging Face"), or none.
  *   "r1-zero":     the plain-text template of the DeepSeek-R1 paper (Table 1), usable with
  *                  any tokenizer: "A conversation between User and Assistant. ... User:
  *                  {prompt}. Assistant:"; an assistant message follows as " " + content + EOS.
@@ -29,7 +32,12 @@ typedef struct {
     const char *content; /* UTF-8, NUL-terminated */
 } R1Message;
 
-typedef enum { R1_TPL_DEEPSEEK_R1 = 0, R1_TPL_QWEN25 = 1, R1_TPL_R1_ZERO = 2 } R1Template;
+typedef enum {
+    R1_TPL_DEEPSEEK_R1 = 0,
+    R1_TPL_QWEN25 = 1,
+    R1_TPL_R1_ZERO = 2,
+    R1_TPL_CHATML = 3
+} R1Template;
 
 typedef struct {
     size_t start, end; /* [start, end) in bytes of R1Chat.text */
@@ -42,12 +50,15 @@ typedef struct {
     int n_assistant;
 } R1Chat;
 
-/* "deepseek-r1", "qwen2.5", "r1-zero" -> template; -1 if unknown. */
+/* "deepseek-r1", "qwen2.5", "r1-zero", "chatml" -> template; -1 if unknown. */
 int r1_template_parse(const char *name);
 const char *r1_template_name(R1Template t);
-/* The family's own template: deepseek-r1 when the tokenizer has "<｜User｜>",
- * qwen2.5 when it has "<|im_start|>", else r1-zero. */
-R1Template r1_template_for(const R1Tokenizer *tok);
+/* The family's own template: deepseek-r1 when the tokenizer has "<｜User｜>"; with
+ * "<|im_start|>", chatml when tokenizer_config.json's chat_template is a ChatML one other
+ * than Qwen's (its literal default system message, if any, into *default_system, which
+ * the caller frees; default_system may be NULL), else qwen2.5; otherwise r1-zero. */
+R1Template r1_template_detect(const R1Tokenizer *tok, char **default_system);
+R1Template r1_template_for(const R1Tokenizer *tok); /* r1_template_detect(tok, NULL) */
 /* The text a generation prompt ends with inside the assistant's turn, which the
  * completion continues: "<think>\n" for deepseek-r1, "" for the others. */
 const char *r1_template_prefill(R1Template t);
@@ -63,6 +74,10 @@ int r1_role_parse(const char *name);
  * error naming the message index. */
 int r1_chat_render(R1Template tpl, const R1Message *msgs, int n, int add_generation_prompt,
                    const char *bos, const char *eos, R1Chat *out, R1Err *err);
+/* The same, with the default system message of a chatml template (NULL: none). */
+int r1_chat_render_sys(R1Template tpl, const char *default_system, const R1Message *msgs, int n,
+                       int add_generation_prompt, const char *bos, const char *eos, R1Chat *out,
+                       R1Err *err);
 void r1_chat_free(R1Chat *c);
 
 /* Encodes c->text, appending to ids; (*mask)[i] = 1 when any byte of token i lies

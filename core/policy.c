@@ -1,6 +1,7 @@
 /* policy.c - see policy.h. */
 #include "policy.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void add_eos(R1Policy *p, int id) {
@@ -15,8 +16,9 @@ static void add_eos(R1Policy *p, int id) {
 static int template_fits(R1Template tpl, const R1Tokenizer *tok, const char *dir, R1Err *err) {
     const char *ds[] = {"<｜User｜>", "<｜Assistant｜>", "<｜end▁of▁sentence｜>"};
     const char *qw[] = {"<|im_start|>", "<|im_end|>"};
-    const char **need = tpl == R1_TPL_DEEPSEEK_R1 ? ds : tpl == R1_TPL_QWEN25 ? qw : NULL;
-    int n = tpl == R1_TPL_DEEPSEEK_R1 ? 3 : tpl == R1_TPL_QWEN25 ? 2 : 0;
+    int chatml = tpl == R1_TPL_QWEN25 || tpl == R1_TPL_CHATML;
+    const char **need = tpl == R1_TPL_DEEPSEEK_R1 ? ds : chatml ? qw : NULL;
+    int n = tpl == R1_TPL_DEEPSEEK_R1 ? 3 : chatml ? 2 : 0;
     for (int i = 0; i < n; i++)
         if (r1_tok_find(tok, need[i]) < 0)
             return r1_seterr(err,
@@ -32,7 +34,7 @@ int r1_policy_load(R1Policy *p, const char *model_dir, const char *tokenizer_dir
     const char *tdir = tokenizer_dir ? tokenizer_dir : model_dir;
     int tpl = -1;
     if (template_name && (tpl = r1_template_parse(template_name)) < 0)
-        return r1_seterr(err, "unknown template '%s' (deepseek-r1, qwen2.5, r1-zero)",
+        return r1_seterr(err, "unknown template '%s' (deepseek-r1, qwen2.5, chatml, r1-zero)",
                          template_name);
     if (r1_model_load(&p->model, model_dir, err)) return -1;
     if (!(p->tok = r1_tok_load(tdir, err))) {
@@ -48,7 +50,9 @@ int r1_policy_load(R1Policy *p, const char *model_dir, const char *tokenizer_dir
         r1_policy_free(p);
         return -1;
     }
-    p->tpl = tpl >= 0 ? (R1Template)tpl : r1_template_for(p->tok);
+    /* The detected family's default system message also serves an explicit chatml. */
+    R1Template own = r1_template_detect(p->tok, &p->default_system);
+    p->tpl = tpl >= 0 ? (R1Template)tpl : own;
     if (template_fits(p->tpl, p->tok, tdir, err)) {
         r1_policy_free(p);
         return -1;
@@ -63,6 +67,7 @@ int r1_policy_load(R1Policy *p, const char *model_dir, const char *tokenizer_dir
 void r1_policy_free(R1Policy *p) {
     r1_model_free(&p->model);
     r1_tok_free(p->tok);
+    free(p->default_system);
     memset(p, 0, sizeof *p);
 }
 
@@ -76,7 +81,7 @@ int r1_policy_prompt(R1Policy *p, const char *system, const char *user, R1Ids *o
     if (r1_tok_bos(p->tok) >= 0) bos = r1_tok_piece(p->tok, r1_tok_bos(p->tok), &len);
     if (r1_tok_eos(p->tok) >= 0) eos = r1_tok_piece(p->tok, r1_tok_eos(p->tok), &len);
     R1Chat chat;
-    if (r1_chat_render(p->tpl, msgs, n, 1, bos, eos, &chat, err)) return -1;
+    if (r1_chat_render_sys(p->tpl, p->default_system, msgs, n, 1, bos, eos, &chat, err)) return -1;
     int rc = r1_tok_encode(p->tok, chat.text, chat.len, out, err);
     r1_chat_free(&chat);
     return rc;

@@ -22,6 +22,7 @@ typedef struct {
     R1Model model;
     R1Tokenizer *tok;
     R1Template tpl;
+    char *default_system; /* chatml: the model's own default system message, or NULL */
     int eos[R1_POLICY_MAX_EOS];
     int n_eos;
 } R1Policy;

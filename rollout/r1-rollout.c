@@ -21,7 +21,7 @@ static const char *USAGE =
     "                       steps count inside it); its metrics are recorded under it\n"
     "  --split S            prompts of this split (default train)\n"
     "  --dataset D          only prompts of this dataset\n"
-    "  --template NAME      deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
+    "  --template NAME      deepseek-r1, qwen2.5, chatml or r1-zero (default: the model's own)\n"
     "  --system TEXT        a system message before the question\n"
     "  --tokenizer DIR      tokenizer.json from DIR instead of the model's directory\n"
     "  --temperature T      default 1.0; 0 is greedy\n"

@@ -4,7 +4,8 @@
 #           OpenMP, cmocka) and
 #           python3-torch, the reference our numeric tests compare against.
 #   PyPI:   the reference packages of tests/requirements.txt, in ./.venv, a virtual environment
-#           over the system Python so that it sees Debian's torch.
+#           over the system Python so that it sees Debian's torch; and llama-cpp-python
+#           (scripts/llama-cpp.sh: compiled once, its wheel cached in ~/.cache/r1c).
 # Safe to run again; it only acts on what is missing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,8 +36,10 @@ if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$root/
     echo "install-deps: pip could not install tests/requirements.txt into $venv" >&2
     exit 1
 fi
-"$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers, jinja2" || {
+"$venv/bin/python" -c "import torch, numpy, safetensors, tokenizers, jinja2, gguf" || {
     echo "install-deps: the reference Python packages do not import from $venv" >&2
     exit 1
 }
+# llama.cpp through llama-cpp-python: the reference of the GGUF tests (built once, cached).
+"$root/scripts/llama-cpp.sh"
 echo "install-deps: ok" >&2

@@ -47,7 +47,9 @@ static int prepare(const SftArgs *a, R1Policy *pol, int64_t id, const char *json
     R1Chat chat = {0};
     R1Ids ids = {0};
     unsigned char *mask = NULL;
-    if (rc == 0) rc = r1_chat_render(pol->tpl, msgs, n_msgs, 0, bos, eos, &chat, err);
+    if (rc == 0)
+        rc = r1_chat_render_sys(pol->tpl, pol->default_system, msgs, n_msgs, 0, bos, eos, &chat,
+                                err);
     if (rc == 0 && !a->loss_all && chat.n_assistant == 0)
         rc = r1_seterr(err, "sft sample %lld has no assistant turn to train on", (long long)id);
     if (rc == 0) rc = r1_chat_encode(pol->tok, &chat, &ids, &mask, err);

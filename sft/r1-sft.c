@@ -28,7 +28,7 @@ static const char *USAGE =
     "  --pack                 fill each batch in shuffled order (else by similar length);\n"
     "                         either way each sample keeps its own attention and positions\n"
     "  --loss assistant|all   train on assistant tokens (default) or on every token\n"
-    "  --template NAME        deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
+    "  --template NAME        deepseek-r1, qwen2.5, chatml or r1-zero (default: the model's own)\n"
     "  --stage NAME           metrics.stage and checkpoints.stage of this run (default sft)\n"
     "  --eval-split F         hold out this fraction of the samples for eval loss (default 0)\n"
     "  --max-grad-norm C      (default 1.0; 0: off)   --weight-decay W (default 0.1)\n"

@@ -66,7 +66,8 @@ static void test_names(void **state) {
     assert_int_equal(r1_template_parse("deepseek-r1"), R1_TPL_DEEPSEEK_R1);
     assert_int_equal(r1_template_parse("qwen2.5"), R1_TPL_QWEN25);
     assert_int_equal(r1_template_parse("r1-zero"), R1_TPL_R1_ZERO);
-    assert_int_equal(r1_template_parse("chatml"), -1);
+    assert_int_equal(r1_template_parse("chatml"), R1_TPL_CHATML);
+    assert_int_equal(r1_template_parse("ChatML"), -1);
     assert_int_equal(r1_template_parse(""), -1);
     assert_int_equal(r1_template_parse(NULL), -1);
     assert_string_equal(r1_template_name(R1_TPL_DEEPSEEK_R1), "deepseek-r1");
@@ -301,7 +302,82 @@ static void expect_mask(R1Tokenizer *t, R1Template tpl, const R1Message *m, int 
 static void test_template_for(void **state) {
     (void)state;
     assert_int_equal(r1_template_for(tok_ds), R1_TPL_DEEPSEEK_R1);
-    assert_int_equal(r1_template_for(tok_qwen), R1_TPL_QWEN25);
+    /* The fixture's stored template is Qwen3's: ChatML with no default system block. */
+    assert_int_equal(r1_template_for(tok_qwen), R1_TPL_CHATML);
+}
+
+/* A ChatML tokenizer whose tokenizer_config.json carries `jinja` (JSON-escaped) as its
+ * chat_template: the Qwen fixture's tokenizer.json with another config beside it. */
+static R1Tokenizer *with_template(const char *name, const char *jinja_json) {
+    char dir[512], path[600], cmd[1400];
+    snprintf(dir, sizeof dir, "%s/%s", tmpdir, name);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && ln -sf '%s/qwen/tokenizer.json' '%s/'", dir, tmpdir,
+             dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"eos_token\": \"<|im_end|>\", \"chat_template\": %s}\n", jinja_json);
+    fclose(f);
+    R1Err err = {{0}};
+    R1Tokenizer *t = r1_tok_load(dir, &err);
+    if (!t) fail_msg("%s: %s", dir, err.msg);
+    return t;
+}
+
+/* SmolLM2-Instruct's template, verbatim as its tokenizer_config.json holds it. */
+#define SMOL_JINJA                                                                                 \
+    "\"{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ "    \
+    "'<|im_start|>system\\nYou are a helpful AI assistant named SmolLM, trained by Hugging "       \
+    "Face<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + "                \
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ "     \
+    "'<|im_start|>assistant\\n' }}{% endif %}\""
+/* The start of Qwen2.5-Instruct's template (without tools), enough to recognise it. */
+#define QWEN25_JINJA                                                                               \
+    "\"{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "                    \
+    "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are "     \
+    "Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}\""
+/* A ChatML template that writes no system block of its own. */
+#define PLAIN_CHATML_JINJA                                                                         \
+    "\"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "                 \
+    "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}\""
+
+static void test_template_detect(void **state) {
+    (void)state;
+    char *sys = (char *)1;
+    assert_int_equal(r1_template_detect(tok_qwen, &sys), R1_TPL_CHATML);
+    assert_null(sys);
+    R1Tokenizer *q25 = with_template("qwen25", QWEN25_JINJA);
+    assert_int_equal(r1_template_detect(q25, &sys), R1_TPL_QWEN25);
+    assert_null(sys);
+    r1_tok_free(q25);
+    R1Tokenizer *smol = with_template("smol", SMOL_JINJA);
+    assert_int_equal(r1_template_detect(smol, &sys), R1_TPL_CHATML);
+    assert_string_equal(sys,
+                        "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
+    R1Message m[] = {USER("Hi?")};
+    R1Chat c;
+    R1Err err = {{0}};
+    assert_int_equal(r1_chat_render_sys(R1_TPL_CHATML, sys, m, 1, 1, NULL, NULL, &c, &err), 0);
+    assert_string_equal(c.text, "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, "
+                                "trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi?<|im_end|>"
+                                "\n<|im_start|>assistant\n");
+    r1_chat_free(&c);
+    R1Message ms[] = {SYS("Be brief."), USER("Hi?"), AI("Hello.")};
+    assert_int_equal(r1_chat_render_sys(R1_TPL_CHATML, sys, ms, 3, 0, NULL, NULL, &c, &err), 0);
+    assert_string_equal(c.text, "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?"
+                                "<|im_end|>\n<|im_start|>assistant\nHello.<|im_end|>\n");
+    assert_int_equal(c.n_assistant, 1);
+    r1_chat_free(&c);
+    free(sys);
+    r1_tok_free(smol);
+    R1Tokenizer *plain = with_template("plain", PLAIN_CHATML_JINJA);
+    assert_int_equal(r1_template_detect(plain, &sys), R1_TPL_CHATML);
+    assert_null(sys);
+    assert_int_equal(r1_chat_render_sys(R1_TPL_CHATML, sys, m, 1, 1, NULL, NULL, &c, &err), 0);
+    assert_string_equal(c.text, "<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n");
+    r1_chat_free(&c);
+    r1_tok_free(plain);
 }
 
 static void test_mask_deepseek(void **state) {
@@ -344,6 +420,7 @@ int main(void) {
     };
     const struct CMUnitTest tokenized[] = {
         cmocka_unit_test(test_template_for),
+        cmocka_unit_test(test_template_detect),
         cmocka_unit_test(test_mask_deepseek),
         cmocka_unit_test(test_mask_qwen),
     };

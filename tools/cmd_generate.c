@@ -14,7 +14,7 @@
 static const char *USAGE =
     "usage: r1-model generate --model DIR --prompt TEXT [options]\n"
     "  renders TEXT as a user message with the chat template and streams the reply\n"
-    "  --template NAME      deepseek-r1, qwen2.5 or r1-zero (default: the tokenizer's family)\n"
+    "  --template NAME      deepseek-r1, qwen2.5, chatml or r1-zero (default: the model's own)\n"
     "  --system TEXT        a system message first\n"
     "  --raw                use TEXT as the whole prompt, no template\n"
     "  --tokenizer DIR      tokenizer.json from DIR instead of the model's directory\n"

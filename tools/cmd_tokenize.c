@@ -25,7 +25,8 @@ static const char *usage =
     "  default      each line a JSON string; prints its ids, space-separated\n"
     "  --decode     each line space-separated ids; prints the text as a JSON string\n"
     "  --messages   each line a JSON array of {\"role\", \"content\"}; renders it with the chat\n"
-    "               template (deepseek-r1, qwen2.5, r1-zero; default: the tokenizer's own) and\n"
+    "               template (deepseek-r1, qwen2.5, chatml, r1-zero; default: the model's own) "
+    "and\n"
     "               prints {\"text\", \"ids\", \"assistant_mask\"}\n";
 
 typedef struct {
@@ -142,7 +143,8 @@ static void print_chat(const R1Chat *c, const R1Ids *ids, const unsigned char *m
     free(out);
 }
 
-static int messages_line(R1Tokenizer *t, R1Template tpl, int gen, const char *line, long lineno) {
+static int messages_line(R1Tokenizer *t, R1Template tpl, const char *sys, int gen, const char *line,
+                         long lineno) {
     R1Err err;
     cJSON *arr = cJSON_Parse(line);
     R1Message *msgs = NULL;
@@ -154,7 +156,7 @@ static int messages_line(R1Tokenizer *t, R1Template tpl, int gen, const char *li
     size_t len;
     if (r1_tok_bos(t) >= 0) bos = r1_tok_piece(t, r1_tok_bos(t), &len);
     if (r1_tok_eos(t) >= 0) eos = r1_tok_piece(t, r1_tok_eos(t), &len);
-    if (rc == 0) rc = r1_chat_render(tpl, msgs, n, gen, bos, eos, &chat, &err);
+    if (rc == 0) rc = r1_chat_render_sys(tpl, sys, msgs, n, gen, bos, eos, &chat, &err);
     if (rc == 0) rc = r1_chat_encode(t, &chat, &ids, &mask, &err);
     if (rc == 0)
         print_chat(&chat, &ids, mask);
@@ -175,9 +177,12 @@ int cmd_tokenize(int argc, char **argv) {
     R1Err err;
     R1Tokenizer *t = r1_tok_load(o.dir, &err);
     if (!t) return fprintf(stderr, "r1-model tokenize: %s\n", err.msg), 1;
-    int tpl = o.template_name ? r1_template_parse(o.template_name) : (int)r1_template_for(t);
+    char *sys = NULL; /* the model's default system message (chatml) */
+    R1Template own = r1_template_detect(t, &sys);
+    int tpl = o.template_name ? r1_template_parse(o.template_name) : (int)own;
     if (tpl < 0) {
         fprintf(stderr, "r1-model tokenize: unknown template '%s'\n", o.template_name);
+        free(sys);
         r1_tok_free(t);
         return 1;
     }
@@ -190,13 +195,14 @@ int cmd_tokenize(int argc, char **argv) {
         lineno++;
         if (n > 0 && line[n - 1] == '\n') line[--n] = 0;
         if (o.messages)
-            rc = messages_line(t, (R1Template)tpl, o.gen_prompt, line, lineno);
+            rc = messages_line(t, (R1Template)tpl, sys, o.gen_prompt, line, lineno);
         else if (o.decode)
             rc = decode_line(t, line, lineno, o.skip_special);
         else
             rc = encode_line(t, line, (size_t)n, lineno);
     }
     free(line);
+    free(sys);
     r1_tok_free(t);
     return rc ? 1 : 0;
 }

@@ -9,5 +9,11 @@ int cmd_train_tokenizer(int argc, char **argv);
 
 /* r1-model generate ...: stream one completion (argv[0] is "generate"). */
 int cmd_generate(int argc, char **argv);
+int cmd_gguf_tokenizer(int argc, char **argv);
+int cmd_gguf_info(int argc, char **argv);
+
+/* r1-model import-gguf / export-gguf (tools/cmd_gguf.c). */
+int cmd_import_gguf(int argc, char **argv);
+int cmd_export_gguf(int argc, char **argv);
 
 #endif

@@ -32,6 +32,10 @@ static const char *usage =
     "       r1-model tokenize --tokenizer DIR [--decode | --messages ...]   (see tokenize --help)\n"
     "       r1-model train-tokenizer --corpus FILE --merges N --out DIR ... (see its --help)\n"
     "       r1-model generate --model DIR --prompt TEXT [--template NAME] ... (see its --help)\n"
+    "       r1-model gguf-tokenizer --gguf FILE --out DIR | --from-dir DIR --out FILE.gguf\n"
+    "       r1-model gguf-info --gguf FILE [--json] [--dequant OUT.safetensors]\n"
+    "       r1-model import-gguf --gguf FILE --out DIR [--dtype f32|bf16]  (see its --help)\n"
+    "       r1-model export-gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0]\n"
     "A model DIR is a Hugging Face checkpoint: config.json + *.safetensors (Qwen2 or Llama).\n"
     "forward: each --tokens is one sequence; one --targets per sequence, -100 to ignore a\n"
     "position; writes logits [T,V], and with targets loss [1] and grad.<param> tensors.\n";
@@ -303,6 +307,10 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "tokenize") == 0) return cmd_tokenize(argc - 1, argv + 1);
     if (strcmp(argv[1], "train-tokenizer") == 0) return cmd_train_tokenizer(argc - 1, argv + 1);
     if (strcmp(argv[1], "generate") == 0) return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gguf-tokenizer") == 0) return cmd_gguf_tokenizer(argc - 1, argv + 1);
+    if (strcmp(argv[1], "gguf-info") == 0) return cmd_gguf_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import-gguf") == 0) return cmd_import_gguf(argc - 1, argv + 1);
+    if (strcmp(argv[1], "export-gguf") == 0) return cmd_export_gguf(argc - 1, argv + 1);
     Opts o;
     int rc = parse_opts(&o, argc, argv);
     if (rc) return rc == 2 ? 0 : rc;
