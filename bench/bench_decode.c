@@ -6,7 +6,8 @@
  * r1-rollout takes. Prints one JSON line: decode tokens/s (new tokens over the
  * time after the last prompt's first token), prefill tokens/s, total seconds;
  * the median of --iters runs after a short warm-up. bench/run.sh puts it next
- * to bench/bench_decode_torch.py (PyTorch's own KV-cache loop, same model). */
+ * to bench/bench_decode_torch.py (PyTorch's own KV-cache loop, same model).
+ * --model DIR decodes with a real checkpoint instead (bench/bench_gguf.sh: SmolLM2). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,12 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     int seqs = 32, plen = 32, new_tokens = 256, iters = 3;
+    const char *dir = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--seqs"))
+        if (!strcmp(argv[i], "--model"))
+            dir = argv[i + 1];
+        else if (!strcmp(argv[i], "--seqs"))
             seqs = v;
         else if (!strcmp(argv[i], "--prompt-len"))
             plen = v;
@@ -52,17 +56,20 @@ int main(int argc, char **argv) {
     }
     if (seqs < 1 || plen < 1 || new_tokens < 1 || iters < 1 || iters > 15) {
         fprintf(stderr, "usage: bench_decode [--seqs B] [--prompt-len P] [--new-tokens N] "
-                        "[--iters 1..15]\n");
+                        "[--iters 1..15] [--model DIR]\n");
         return 2;
     }
     R1Config cfg;
     R1Model m;
     R1Err err;
-    if (r1_config_parse(&cfg, CONFIG, "bench", &err) || r1_model_build(&m, &cfg, "bench", &err)) {
+    if (dir ? r1_model_load(&m, dir, &err)
+            : r1_config_parse(&cfg, CONFIG, "bench", &err) ||
+                  r1_model_build(&m, &cfg, "bench", &err)) {
         fprintf(stderr, "bench_decode: %s\n", err.msg);
         return 1;
     }
-    r1_model_init_random(&m, 1);
+    if (!dir) r1_model_init_random(&m, 1);
+    int vocab = m.cfg.vocab < 32000 ? m.cfg.vocab : 32000;
     int *ids = r1_xmalloc(sizeof(int) * (size_t)seqs * plen),
         *lens = r1_xmalloc(sizeof(int) * seqs);
     const int **rows = r1_xmalloc(sizeof(int *) * (size_t)seqs);
@@ -70,7 +77,8 @@ int main(int argc, char **argv) {
     R1Rng rng;
     r1_rng_seed(&rng, 7);
     for (int s = 0; s < seqs; s++) {
-        for (int t = 0; t < plen; t++) ids[s * plen + t] = (int)(r1_rng_u64(&rng) % 32000);
+        for (int t = 0; t < plen; t++)
+            ids[s * plen + t] = (int)(r1_rng_u64(&rng) % (uint64_t)vocab);
         rows[s] = ids + (size_t)s * plen, lens[s] = plen, keys[s] = s;
     }
     R1GenRequest req = {seqs, 1, rows, lens, keys};

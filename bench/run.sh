@@ -18,7 +18,9 @@
 #              reference forward and update.
 #   sft:       bench/bench_sft.sh: bin/r1-sft training tokens/s with packing at 2048 tokens vs
 #              bench/bench_sft_torch.py (the same samples and batches in PyTorch).
-# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft]   (default: all)
+#   gguf:      bench/bench_gguf.sh: decode tokens/s on the real SmolLM2-135M (1 and 32 sequences)
+#              vs llama.cpp's batched decoding of its Q4_1 file and of r1c's F32 export.
+# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|gguf]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -163,6 +165,7 @@ import) bench_import ;;
 decode) bench_decode ;;
 grpo) "$here/bench_grpo.sh" ;;
 sft) "$here/bench_sft.sh" ;;
+gguf) "$here/bench_gguf.sh" ;;
 all)
     bench_model
     bench_tokenizer
@@ -171,9 +174,10 @@ all)
     bench_decode
     "$here/bench_grpo.sh"
     "$here/bench_sft.sh"
+    "$here/bench_gguf.sh"
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|gguf]" >&2
     exit 2
     ;;
 esac

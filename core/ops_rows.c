@@ -13,6 +13,7 @@
 
 #include "ops.h"
 
+#include "ops_rows512.h"
 #include "simd.h"
 
 /* The elements after the last whole chunk of 8. */
@@ -90,11 +91,15 @@ static void block(float *out, const float *inp, const float *w, const float *bia
 
 void op_matmul_rows(float *out, const float *inp, const float *w, const float *bias, int T, int IC,
                     int OC, int accumulate) {
-    const int J = 48; /* weight rows per task: a multiple of 3 */
+    const int J = 48; /* weight rows per task: a multiple of 3 and of 4 */
     int tasks = (OC + J - 1) / J;
+    int wide = op_rows512_available(); /* AVX-512 when the CPU has it (ops_rows512.c) */
 #pragma omp parallel for schedule(static) if ((size_t)T * IC * OC >= 262144)
     for (int b = 0; b < tasks; b++) {
         int j0 = b * J, j1 = j0 + J < OC ? j0 + J : OC;
-        block(out, inp, w, bias, T, IC, OC, accumulate, j0, j1);
+        if (wide)
+            op_rows512_block(out, inp, w, bias, T, IC, OC, accumulate, j0, j1);
+        else
+            block(out, inp, w, bias, T, IC, OC, accumulate, j0, j1);
     }
 }

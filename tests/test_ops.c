@@ -82,8 +82,7 @@ static void test_matmul(void **state) {
  * accumulate, on shapes that exercise every kernel edge (rows not a multiple
  * of 4, weight rows not a multiple of 3, IC not a multiple of 8); and each
  * row's result bit-identical whatever the other rows and the thread count. */
-static void test_matmul_rows(void **state) {
-    (void)state;
+static void matmul_rows_case(void) {
     R1Rng rng;
     r1_rng_seed(&rng, 5);
     const int T = 11, IC = 77, OC = 200;
@@ -113,6 +112,15 @@ static void test_matmul_rows(void **state) {
         assert_memory_equal(acc, out + 3 * OC, sizeof(float) * (T - 3) * OC);
     }
     free(x), free(w), free(b), free(out), free(one), free(acc), free(ref);
+}
+
+/* Both kernel families: AVX-512 where the CPU has it, and AVX2 (forced by R1_SIMD). */
+static void test_matmul_rows(void **state) {
+    (void)state;
+    matmul_rows_case();
+    setenv("R1_SIMD", "avx2", 1);
+    matmul_rows_case();
+    unsetenv("R1_SIMD");
 }
 
 /* ---- embedding ------------------------------------------------------------- */
