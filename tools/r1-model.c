@@ -5,6 +5,9 @@
  *   r1-model forward --model DIR --tokens "ID ..." [--tokens ...] [--targets "ID ..." ...]
  *                    --out OUT.safetensors
  *   r1-model generate --model DIR --prompt TEXT [--template NAME] (tools/cmd_generate.c)
+ *   r1-model import-gguf --gguf FILE --out DIR / export-gguf --model DIR --out FILE
+ *                    (tools/cmd_gguf.c); gguf-info (cmd_gguf_info.c); gguf-tokenizer
+ *                    (cmd_gguf_tokenizer.c); tokenize, train-tokenizer (their own files)
  *
  * forward treats each --tokens as one sequence (attention stays inside it) and
  * writes `logits` [T, V]; with targets (-100 ignores a position) also `loss`
