@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `r1-model gguf-tokenizer` (core/gguf_tok.c): the tokenizer of a GGUF file as tokenizer.json +
+# `r1-model gguf-tokenizer` (core/gguf_tok.h): the tokenizer of a GGUF file as tokenizer.json +
 # tokenizer_config.json, and back, checked against llama.cpp (llama-cpp-python, the reference
 # for GGUF) and Hugging Face `tokenizers`:
 #   - import: the real SmolLM2-135M-Instruct GGUF (scripts/real-model.sh, pre "smollm") rebuilt
