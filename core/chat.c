@@ -60,20 +60,21 @@ R1Template r1_template_for(const R1Tokenizer *tok) {
  * Jinja escape or a real newline); NULL when the template writes none as a literal. */
 static char *chatml_default_system(const char *jinja) {
     const char *heads[] = {QW_START "system\\n", QW_START "system\n"};
-    for (int h = 0; h < 2; h++) {
-        const char *p = strstr(jinja, heads[h]);
-        if (!p) continue;
-        p += strlen(heads[h]);
-        const char *end = strstr(p, QW_END);
-        if (!end || end == p) continue;
-        size_t n = (size_t)(end - p);
-        /* A Jinja expression or the end of a string literal inside: not a literal. */
-        if (memchr(p, '{', n) || memchr(p, '\'', n) || memchr(p, '"', n)) continue;
-        char *s = r1_xmalloc(n + 1);
-        memcpy(s, p, n);
-        s[n] = 0;
-        return s;
-    }
+    for (int h = 0; h < 2; h++)
+        for (const char *at = strstr(jinja, heads[h]); at; at = strstr(at + 1, heads[h])) {
+            const char *p = at + strlen(heads[h]), *end = strstr(p, QW_END);
+            if (!end || end == p) continue;
+            size_t n = (size_t)(end - p);
+            /* A Jinja expression, the end of a string literal or an escape inside: not a
+             * plain literal (Qwen's tools branch writes the system head before its own
+             * text; the default comes later). */
+            if (memchr(p, '{', n) || memchr(p, '\'', n) || memchr(p, '"', n) || memchr(p, '\\', n))
+                continue;
+            char *s = r1_xmalloc(n + 1);
+            memcpy(s, p, n);
+            s[n] = 0;
+            return s;
+        }
     return NULL;
 }
 

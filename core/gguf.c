@@ -301,6 +301,27 @@ static int rd_tensor_info(R1Gguf *g, Cur *c, uint64_t i) {
     return 0;
 }
 
+static int by_offset(const void *a, const void *b) {
+    const R1GgufTensor *x = *(const R1GgufTensor *const *)a, *y = *(const R1GgufTensor *const *)b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Tensors sharing bytes are refused (llama.cpp refuses them too): otherwise a small file
+ * could claim any number of large tensors, and dequantizing it any amount of memory. */
+static int check_overlaps(R1Gguf *g, Cur *c) {
+    if (g->n_tensors < 2) return 0;
+    R1GgufTensor **order = r1_xmalloc(sizeof *order * (size_t)g->n_tensors);
+    for (int64_t i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
+    qsort(order, (size_t)g->n_tensors, sizeof *order, by_offset);
+    int rc = 0;
+    for (int64_t i = 0; rc == 0 && i + 1 < g->n_tensors; i++)
+        if (order[i]->nbytes > order[i + 1]->offset - order[i]->offset)
+            rc = r1_seterr(c->err, "%s: tensors \"%s\" and \"%s\" overlap in the file", c->path,
+                           order[i]->name, order[i + 1]->name);
+    free(order);
+    return rc;
+}
+
 static int place_tensors(R1Gguf *g, Cur *c) {
     uint64_t a = g->alignment;
     uint64_t start = ((uint64_t)c->pos + a - 1) / a * a; /* pos < 2^63, a <= 2^31 */
@@ -320,7 +341,7 @@ static int place_tensors(R1Gguf *g, Cur *c) {
                              (unsigned long long)(start + t->offset), c->len);
         t->data = c->d + start + t->offset;
     }
-    return 0;
+    return check_overlaps(g, c);
 }
 
 static int parse(R1Gguf *g, R1Err *err) {

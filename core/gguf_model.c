@@ -88,19 +88,27 @@ static int check_unsupported(const R1Gguf *g, const char *arch, R1Err *err) {
     return 0;
 }
 
-static int read_token_ids(const R1Gguf *g, R1Config *c, R1Err *err) {
+/* A token id key: 1 found (in *id), 0 absent, -1 error (out of the vocabulary's range). */
+static int token_id(const R1Gguf *g, const char *key, int vocab, int *id, R1Err *err) {
     int64_t v;
-    int rc = r1_gguf_int(g, "tokenizer.ggml.bos_token_id", &v, err);
+    int rc = r1_gguf_int(g, key, &v, err);
+    if (rc == 1 && (v < 0 || v >= vocab))
+        return r1_seterr(err, "%s: key %s = %lld is not a token id (vocabulary of %d)", g->path,
+                         key, (long long)v, vocab);
+    if (rc == 1) *id = (int)v;
+    return rc;
+}
+
+static int read_token_ids(const R1Gguf *g, R1Config *c, R1Err *err) {
+    int id, rc = token_id(g, "tokenizer.ggml.bos_token_id", c->vocab, &id, err);
     if (rc < 0) return -1;
-    c->bos_id = rc == 1 ? (int)v : -1;
+    c->bos_id = rc == 1 ? id : -1;
     c->n_eos = 0;
-    rc = r1_gguf_int(g, "tokenizer.ggml.eos_token_id", &v, err);
-    if (rc < 0) return -1;
-    if (rc == 1) c->eos_ids[c->n_eos++] = (int)v;
+    if ((rc = token_id(g, "tokenizer.ggml.eos_token_id", c->vocab, &id, err)) < 0) return -1;
+    if (rc == 1) c->eos_ids[c->n_eos++] = id;
     /* An end-of-turn token other than EOS (Llama 3's <|eot_id|>) also ends generation. */
-    rc = r1_gguf_int(g, "tokenizer.ggml.eot_token_id", &v, err);
-    if (rc < 0) return -1;
-    if (rc == 1 && (c->n_eos == 0 || v != c->eos_ids[0])) c->eos_ids[c->n_eos++] = (int)v;
+    if ((rc = token_id(g, "tokenizer.ggml.eot_token_id", c->vocab, &id, err)) < 0) return -1;
+    if (rc == 1 && (c->n_eos == 0 || id != c->eos_ids[0])) c->eos_ids[c->n_eos++] = id;
     return 0;
 }
 
@@ -147,6 +155,9 @@ int r1_gguf_config(const R1Gguf *g, R1Config *c, R1Err *err) {
         return -1;
     const R1GgufTensor *emb = r1_gguf_tensor(g, "token_embd.weight");
     if (!emb) return r1_seterr(err, "%s: tensor token_embd.weight is missing", g->path);
+    if (emb->ndim != 2 || emb->ne[1] > BIG)
+        return r1_seterr(err, "%s: tensor token_embd.weight is not a [hidden, vocab] matrix",
+                         g->path);
     c->vocab = (int)emb->ne[1];
     if (arch_int(g, arch, "vocab_size", 0, 1, BIG, &c->vocab, err) < 0) return -1;
     c->tie_embeddings = r1_gguf_tensor(g, "output.weight") == NULL;
@@ -185,12 +196,14 @@ static void permute_rows(float *w, int heads, int hd, int64_t cols, int to_hf) {
     free(tmp);
 }
 
-static int load_param(const R1Gguf *g, R1Model *m, const R1Param *p, R1Err *err) {
+/* The file's tensor for parameter p, checked to exist with p's shape. */
+static const R1GgufTensor *param_tensor(const R1Gguf *g, const R1Param *p, R1Err *err) {
     char name[128];
     if (r1_gguf_name_of(p->name, name, sizeof name))
-        return r1_seterr(err, "%s: parameter %s has no GGUF name", g->path, p->name);
+        return r1_seterr(err, "%s: parameter %s has no GGUF name", g->path, p->name), NULL;
     const R1GgufTensor *t = r1_gguf_tensor(g, name);
-    if (!t) return r1_seterr(err, "%s: tensor %s (for %s) is missing", g->path, name, p->name);
+    if (!t)
+        return r1_seterr(err, "%s: tensor %s (for %s) is missing", g->path, name, p->name), NULL;
     int ok = t->ndim == p->ndim;
     for (int d = 0; ok && d < p->ndim; d++) ok = t->ne[p->ndim - 1 - d] == p->shape[d];
     if (!ok) {
@@ -205,38 +218,58 @@ static int load_param(const R1Gguf *g, R1Model *m, const R1Param *p, R1Err *err)
             k += snprintf(got + k, sizeof got - (size_t)k, d ? ", %lld" : "%lld",
                           (long long)t->ne[d]);
         snprintf(got + k, sizeof got - (size_t)k, "]");
-        return r1_seterr(err,
-                         "%s: tensor %s has ggml shape %s but the architecture in the same file "
-                         "needs %s",
-                         g->path, name, got, want);
+        r1_seterr(err,
+                  "%s: tensor %s has ggml shape %s but the architecture in the same file needs %s",
+                  g->path, name, got, want);
+        return NULL;
     }
+    return t;
+}
+
+static int load_param(const R1Gguf *g, R1Model *m, const R1Param *p, R1Err *err) {
+    const R1GgufTensor *t = param_tensor(g, p, err);
     float *dst = m->params + p->offset;
-    if (r1_gguf_tensor_f32(g, t, dst, err)) return -1;
+    if (!t || r1_gguf_tensor_f32(g, t, dst, err)) return -1;
     int heads = permuted_heads(&m->cfg, p->name);
     if (heads) permute_rows(dst, heads, m->cfg.head_dim, p->shape[1], 1);
     return 0;
 }
 
-/* Every tensor of the file must be one the model uses. */
-static int check_unknown(const R1Gguf *g, const R1Model *m, R1Err *err) {
+/* Every parameter has its tensor with its shape, and every tensor of the file is one the
+ * model uses: checked on the table alone, before the parameters (whose size comes from
+ * the metadata) are allocated. */
+static int check_tensors(const R1Gguf *g, const R1Config *c, R1Err *err) {
+    R1ParamTable t = {0};
+    r1_param_table_build(&t, c);
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < t.n; k++)
+        if (!param_tensor(g, &t.p[k], err)) rc = -1;
     char name[128];
-    for (int64_t i = 0; i < g->n_tensors; i++) {
+    for (int64_t i = 0; rc == 0 && i < g->n_tensors; i++) {
         int used = 0;
-        for (int k = 0; !used && k < m->table.n; k++)
-            used = r1_gguf_name_of(m->table.p[k].name, name, sizeof name) == 0 &&
+        for (int k = 0; !used && k < t.n; k++)
+            used = r1_gguf_name_of(t.p[k].name, name, sizeof name) == 0 &&
                    !strcmp(name, g->tensors[i].name);
         if (!used)
-            return r1_seterr(err, "%s: tensor %s is not part of the %s architecture", g->path,
-                             g->tensors[i].name, r1_arch_name(m->cfg.arch));
+            rc = r1_seterr(err, "%s: tensor %s is not part of the %s architecture", g->path,
+                           g->tensors[i].name, r1_arch_name(c->arch));
     }
-    return 0;
+    free(t.p);
+    return rc;
+}
+
+int r1_gguf_check_model(const R1Gguf *g, R1Err *err) {
+    R1Config c;
+    return r1_gguf_config(g, &c, err) || check_tensors(g, &c, err) ? -1 : 0;
 }
 
 int r1_gguf_load_model(const R1Gguf *g, R1Model *m, int quiet, R1Err *err) {
     memset(m, 0, sizeof *m);
     R1Config c;
-    if (r1_gguf_config(g, &c, err) || r1_model_build(m, &c, g->path, err)) return -1;
-    int rc = check_unknown(g, m, err);
+    if (r1_gguf_config(g, &c, err) || check_tensors(g, &c, err) ||
+        r1_model_build(m, &c, g->path, err))
+        return -1;
+    int rc = 0;
     Progress pr;
     progress_init(&pr, "dequantizing", quiet);
     for (int i = 0; rc == 0 && i < m->table.n; i++) {

@@ -22,6 +22,9 @@
 
 /* The Hugging Face config of the model in g (dtype left empty). */
 int r1_gguf_config(const R1Gguf *g, R1Config *c, R1Err *err);
+/* The config, every tensor's presence and shape, and no tensor the architecture lacks:
+ * what r1_gguf_load_model checks before it allocates anything. */
+int r1_gguf_check_model(const R1Gguf *g, R1Err *err);
 /* Builds m from g: config, then every tensor dequantized to float32 into its parameter.
  * quiet: no progress line on a terminal. */
 int r1_gguf_load_model(const R1Gguf *g, R1Model *m, int quiet, R1Err *err);

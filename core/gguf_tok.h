@@ -63,7 +63,8 @@ int r1_gguf_tokenizer_write(const R1Gguf *g, const char *dir, R1Err *err);
 
 /* DIR's tokenizer -> the tokenizer keys of w. pre: llama.cpp's pre-tokenizer name, or NULL
  * to detect it. min_tokens: the model's vocab_size, whose embedding rows llama.cpp wants a
- * token for each (the ids past the tokenizer's become "[PAD<id>]" too); 0 for none. */
+ * token for each (the ids past the tokenizer's become "[PAD<id>]" too; a token id past it is
+ * an error); 0 for none. */
 int r1_gguf_tokenizer_put(R1GgufWriter *w, const char *dir, const char *pre, int min_tokens,
                           R1Err *err);
 

@@ -161,6 +161,11 @@ static int export_tokens(Export *ex) {
         if (id > max) max = id;
     }
     if (max < 0) return bad(ex, "model.vocab", "has no tokens");
+    if (ex->min_n > 0 && max + 1 > ex->min_n)
+        return r1_seterr(ex->err,
+                         "%s: token id %d is past the model's vocab_size %d: llama.cpp needs an "
+                         "embedding row for every token",
+                         ex->path, max, ex->min_n);
     ex->n = max + 1 > ex->min_n ? max + 1 : ex->min_n;
     ex->tok = r1_xcalloc((size_t)ex->n, sizeof(char *));
     ex->type = r1_xcalloc((size_t)ex->n, sizeof(int));

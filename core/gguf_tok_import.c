@@ -42,6 +42,7 @@ static cJSON *bytelevel_json(void) {
 
 static int write_json(cJSON *root, int pretty, const char *dir, const char *name, R1Err *err) {
     char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    if (!text) return r1_seterr(err, "%s/%s: cannot render the JSON", dir, name);
     char *path = r1_path_join(dir, name);
     int rc = r1_write_file_atomic(path, text, strlen(text), err);
     free(text);

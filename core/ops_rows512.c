@@ -43,7 +43,6 @@ T512 static inline void put(float *o, float s, const float *x, const float *w, i
     *o = accumulate ? *o + v : v;
 }
 
-/* Rows x[0..4) against weight rows w[j..j+4): 16 accumulators, 4 + 4 loads per 16 FMAs. */
 /* Rows x[0..4) against weight rows w[j..j+4): 16 accumulators, 4 + 4 loads per 16 FMAs.
  * Decoding streams every weight from memory once per step, in bursts (a tile is read, then
  * every row group computes on it from L1) that the hardware prefetcher does not run far

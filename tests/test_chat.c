@@ -337,6 +337,10 @@ static R1Tokenizer *with_template(const char *name, const char *jinja_json) {
     "\"{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + "                    \
     "messages[0]['content'] + '<|im_end|>\\n' }}{%- else %}{{- '<|im_start|>system\\nYou are "     \
     "Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}\""
+/* A fine-tune's Qwen-style template with its own default, after the tools branch. */
+#define TOOLS_FIRST_JINJA                                                                          \
+    "\"{%- if tools %}{{- '<|im_start|>system\\n' }}{{- messages[0].content }}{%- else %}{{- "     \
+    "'<|im_start|>system\\nYou are a fine-tuned helper.<|im_end|>\\n' }}{%- endif %}\""
 /* A ChatML template that writes no system block of its own. */
 #define PLAIN_CHATML_JINJA                                                                         \
     "\"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "                 \
@@ -371,6 +375,13 @@ static void test_template_detect(void **state) {
     r1_chat_free(&c);
     free(sys);
     r1_tok_free(smol);
+    /* A system head with an expression first (Qwen's tools branch), the literal default
+     * later: the default is found; one with an escape inside is not taken as literal. */
+    R1Tokenizer *tools = with_template("tools", TOOLS_FIRST_JINJA);
+    assert_int_equal(r1_template_detect(tools, &sys), R1_TPL_CHATML);
+    assert_string_equal(sys, "You are a fine-tuned helper.");
+    free(sys);
+    r1_tok_free(tools);
     R1Tokenizer *plain = with_template("plain", PLAIN_CHATML_JINJA);
     assert_int_equal(r1_template_detect(plain, &sys), R1_TPL_CHATML);
     assert_null(sys);

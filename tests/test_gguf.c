@@ -655,6 +655,13 @@ static void test_bad_tensors(void **state) {
     b_pad(&b, 32);
     b_zeros(&b, 64);
     expect_open_error(b_file(&b, "duptensor.gguf"), "\"same\"", "twice");
+    /* two tensors sharing bytes (a small file claiming more data than it has) */
+    b_head(&b, 3, 2, 0);
+    b_tensor(&b, "first", 16, 0, 0);
+    b_tensor(&b, "second", 8, 0, 32);
+    b_pad(&b, 32);
+    b_zeros(&b, 64);
+    expect_open_error(b_file(&b, "overlap.gguf"), "\"first\" and \"second\"", "overlap");
     b_head(&b, 3, 1, 0);
     b_u64(&b, 0);
     b_zeros(&b, 64);

@@ -144,6 +144,7 @@ bad shape "tensor blk.0.attn_q.weight has ggml shape [32, 24]"
 bad unknown-tensor "tensor blk.0.attn_sinks.weight is not part of the llama architecture"
 bad rope-scaling "llama.rope.scaling.type = 'linear'"
 bad missing-key "key llama.block_count is missing"
+bad huge "tensor token_embd.weight has ggml shape [32, 50]"
 expect_error "export-gguf refuses an unknown --type" "--type is f32, f16, bf16 or q8_0" \
     "$model" export-gguf --model "$smol" --out "$tmp/x.gguf" --type q4_0
 finish

@@ -3,6 +3,7 @@
  *
  * Both are atomic: import writes DIR.tmp-PID and renames it into place, export writes the
  * file under a temporary name and renames it; a failure leaves nothing behind. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,16 @@ static int write_generation_config(const R1Config *c, const R1Gguf *g, const cha
     return rc;
 }
 
+/* The cheap checks first (architecture, tensor shapes, then the tokenizer: a SentencePiece
+ * vocabulary or an unknown pre-tokenizer is refused there), so that a refusal comes before
+ * minutes of dequantizing. */
 static int import_into(const R1Gguf *g, const char *tmp, R1DType dt, int quiet, R1Err *err) {
+    if (r1_gguf_check_model(g, err) || r1_mkdirs(tmp, err) || r1_gguf_tokenizer_write(g, tmp, err))
+        return -1;
     R1Model m;
     if (r1_gguf_load_model(g, &m, quiet, err)) return -1;
-    int rc = r1_mkdirs(tmp, err);
-    if (rc == 0) rc = r1_model_save(&m, tmp, dt, err);
+    int rc = r1_model_save(&m, tmp, dt, err);
     if (rc == 0) rc = write_generation_config(&m.cfg, g, tmp, err);
-    if (rc == 0) rc = r1_gguf_tokenizer_write(g, tmp, err);
     r1_model_free(&m);
     return rc;
 }
@@ -118,7 +122,7 @@ int cmd_import_gguf(int argc, char **argv) {
     sprintf(tmp, "%s.tmp-%ld", a.out, (long)getpid());
     rc = import_into(&g, tmp, strcmp(dts, "bf16") ? R1_F32 : R1_BF16, a.quiet, &err);
     if (rc == 0 && rename(tmp, a.out) != 0)
-        rc = r1_seterr(&err, "cannot rename %s to %s", tmp, a.out);
+        rc = r1_seterr(&err, "cannot rename %s to %s: %s", tmp, a.out, strerror(errno));
     if (rc) r1_remove_dir(tmp);
     r1_gguf_close(&g);
     free(tmp);
@@ -159,10 +163,17 @@ int cmd_export_gguf(int argc, char **argv) {
     R1Model m;
     if (r1_model_load(&m, a.model, &err)) return fprintf(stderr, "%s: %s\n", who, err.msg), 1;
     char name[256];
+    /* The tokenizer is checked first, into a writer thrown away: a refusal (an unknown
+     * pre-tokenizer: pass --pre) comes before the tensors are converted; the file itself
+     * keeps llama.cpp's usual order, general.* and the hyperparameters first. */
     R1GgufWriter *w = r1_gguf_writer_new();
+    rc = r1_gguf_tokenizer_put(w, a.model, a.pre, m.cfg.vocab, &err);
+    r1_gguf_writer_free(w);
+    w = r1_gguf_writer_new();
     void *store = NULL;
-    rc = r1_gguf_put_model(w, &m, type, a.name ? a.name : base_name(a.model, name, sizeof name),
-                           &store, &err);
+    if (rc == 0)
+        rc = r1_gguf_put_model(w, &m, type, a.name ? a.name : base_name(a.model, name, sizeof name),
+                               &store, &err);
     if (rc == 0) rc = r1_gguf_tokenizer_put(w, a.model, a.pre, m.cfg.vocab, &err);
     if (rc == 0) rc = r1_gguf_write(w, a.out, &err);
     r1_gguf_writer_free(w);

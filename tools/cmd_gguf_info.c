@@ -203,7 +203,7 @@ int cmd_gguf_info(int argc, char **argv) {
     }
     if (!path) return fprintf(stderr, "r1-model gguf-info: needs --gguf FILE\n%s", usage), 2;
     R1Gguf g;
-    R1Err err;
+    R1Err err = {{0}};
     if (r1_gguf_open(&g, path, &err) != 0) {
         fprintf(stderr, "r1-model gguf-info: %s\n", err.msg);
         return 1;

@@ -28,7 +28,7 @@ static int fail(const char *msg) {
 
 static int from_gguf(const char *path, const char *out) {
     R1Gguf g;
-    R1Err err;
+    R1Err err = {{0}};
     if (r1_gguf_open(&g, path, &err)) return fail(err.msg);
     int rc = r1_gguf_tokenizer_write(&g, out, &err);
     r1_gguf_close(&g);
@@ -36,7 +36,7 @@ static int from_gguf(const char *path, const char *out) {
 }
 
 static int from_dir(const char *dir, const char *out, const char *pre) {
-    R1Err err;
+    R1Err err = {{0}};
     R1GgufWriter *w = r1_gguf_writer_new();
     const char *base = strrchr(dir, '/');
     r1_gguf_put_str(w, "general.architecture", "llama");

@@ -212,11 +212,13 @@ def cmd_bad(kind, out):
     arch = "gpt2" if kind == "arch" else "llama"
     w = gguf.GGUFWriter(out, arch)
     w.add_context_length(64)
-    w.add_embedding_length(32)
+    # "huge": metadata that would need terabytes, with small tensors: refused by shape before
+    # anything is allocated
+    w.add_embedding_length(32 if kind != "huge" else 1 << 16)
     if kind != "missing-key":
-        w.add_block_count(1)
+        w.add_block_count(1 if kind != "huge" else 1 << 10)
     w.add_feed_forward_length(64)
-    w.add_head_count(4)
+    w.add_head_count(4 if kind != "huge" else 64)
     w.add_head_count_kv(2)
     w.add_layer_norm_rms_eps(1e-6)
     if kind == "rope-scaling":
