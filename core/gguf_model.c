@@ -244,8 +244,10 @@ static int check_tensors(const R1Gguf *g, const R1Config *c, R1Err *err) {
     int rc = 0;
     for (int k = 0; rc == 0 && k < t.n; k++)
         if (!param_tensor(g, &t.p[k], err)) rc = -1;
+    /* Each parameter found its own tensor (the reader refuses duplicate names), so the file
+     * holds another tensor exactly when it holds more: only then look for which. */
     char name[128];
-    for (int64_t i = 0; rc == 0 && i < g->n_tensors; i++) {
+    for (int64_t i = 0; rc == 0 && g->n_tensors > t.n && i < g->n_tensors; i++) {
         int used = 0;
         for (int k = 0; !used && k < t.n; k++)
             used = r1_gguf_name_of(t.p[k].name, name, sizeof name) == 0 &&
@@ -354,10 +356,14 @@ int r1_gguf_put_model(R1GgufWriter *w, const R1Model *m, R1GgmlType type, const 
     for (int i = 0; i < m->table.n; i++) {
         const R1Param *p = &m->table.p[i];
         R1GgmlType t = type_for(p, type);
-        memcpy(tmp, m->params + p->offset, p->numel * sizeof(float));
+        const float *src = m->params + p->offset;
         int heads = permuted_heads(c, p->name);
-        if (heads) permute_rows(tmp, heads, c->head_dim, p->shape[1], 0);
-        size_t nb = r1_ggml_quant(t, tmp, buf + off, (int64_t)p->numel);
+        if (heads) { /* only llama's q and k need a permuted copy */
+            memcpy(tmp, src, p->numel * sizeof(float));
+            permute_rows(tmp, heads, c->head_dim, p->shape[1], 0);
+            src = tmp;
+        }
+        size_t nb = r1_ggml_quant(t, src, buf + off, (int64_t)p->numel);
         int64_t ne[2] = {p->ndim == 2 ? p->shape[1] : p->shape[0], p->shape[0]};
         r1_gguf_name_of(p->name, gname, sizeof gname);
         r1_gguf_add_tensor(w, gname, t, p->ndim, ne, buf + off);

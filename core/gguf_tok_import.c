@@ -22,34 +22,6 @@ static int valid_utf8(const char *s, size_t n) {
     return 1;
 }
 
-static cJSON *split_json(const char *re) {
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "type", "Split");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "pattern"), "Regex", re);
-    cJSON_AddStringToObject(s, "behavior", "Isolated");
-    cJSON_AddFalseToObject(s, "invert");
-    return s;
-}
-
-static cJSON *bytelevel_json(void) {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "ByteLevel");
-    cJSON_AddFalseToObject(b, "add_prefix_space");
-    cJSON_AddFalseToObject(b, "trim_offsets");
-    cJSON_AddFalseToObject(b, "use_regex");
-    return b;
-}
-
-static int write_json(cJSON *root, int pretty, const char *dir, const char *name, R1Err *err) {
-    char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
-    if (!text) return r1_seterr(err, "%s/%s: cannot render the JSON", dir, name);
-    char *path = r1_path_join(dir, name);
-    int rc = r1_write_file_atomic(path, text, strlen(text), err);
-    free(text);
-    free(path);
-    return rc;
-}
-
 /* ---- import: GGUF -> tokenizer.json ------------------------------------------------ */
 
 typedef struct {
@@ -334,10 +306,10 @@ static cJSON *tokenizer_json(const Import *im) {
     cJSON_AddStringToObject(pre, "type", "Sequence");
     cJSON *seq = cJSON_AddArrayToObject(pre, "pretokenizers");
     const PreSet *set = &GGUF_PRE_SETS[im->pre->set];
-    for (int i = 0; i < set->n; i++) cJSON_AddItemToArray(seq, split_json(set->re[i].hf));
-    cJSON_AddItemToArray(seq, bytelevel_json());
+    for (int i = 0; i < set->n; i++) cJSON_AddItemToArray(seq, r1_tokjson_split(set->re[i].hf));
+    cJSON_AddItemToArray(seq, r1_tokjson_bytelevel());
     cJSON_AddItemToObject(root, "post_processor", post_processor_json(im));
-    cJSON_AddItemToObject(root, "decoder", bytelevel_json());
+    cJSON_AddItemToObject(root, "decoder", r1_tokjson_bytelevel());
     cJSON_AddItemToObject(root, "model", model);
     return root;
 }
@@ -436,8 +408,8 @@ int r1_gguf_tokenizer_write(const R1Gguf *g, const char *dir, R1Err *err) {
     if (import_model(&im) || import_pre(&im) || import_tokens(&im) || import_specials(&im))
         goto done;
     if (!(tj = tokenizer_json(&im)) || !(cfg = config_json(&im))) goto done;
-    if (r1_mkdirs(dir, err) || write_json(tj, 0, dir, "tokenizer.json", err) ||
-        write_json(cfg, 1, dir, "tokenizer_config.json", err))
+    if (r1_mkdirs(dir, err) || r1_tokjson_write(tj, 0, dir, "tokenizer.json", err) ||
+        r1_tokjson_write(cfg, 1, dir, "tokenizer_config.json", err))
         goto done;
     rc = 0;
 done:

@@ -1,9 +1,11 @@
 /* tok_internal.h - the tokenizer's tables, shared by tokenizer.c (loading,
- * decoding) and tok_encode.c (encoding). Not part of the public interface. */
+ * decoding) and tok_encode.c (encoding), and the tokenizer.json pieces the writers
+ * (tok_train.c, gguf_tok_import.c) share. Not part of the public interface. */
 #ifndef R1_TOK_INTERNAL_H
 #define R1_TOK_INTERNAL_H
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <cjson/cJSON.h>
 #include <pcre2.h>
 
 #include "hashmap.h"
@@ -67,5 +69,13 @@ void r1_bytelevel_table(int byte_to_cp[256]);
 int r1_utf8_put(char *buf, unsigned cp);
 /* Length of the valid UTF-8 character at s (n bytes left), or 0 if invalid. */
 int r1_utf8_len(const unsigned char *s, size_t n);
+
+/* Pieces of the tokenizer.json files r1c writes (tok_train.c, gguf_tok_import.c):
+ * a Split(Regex re, Isolated, invert false) pre-tokenizer; ByteLevel without prefix space,
+ * offset trimming or its own regex (a pre-tokenizer step and the decoder); and root
+ * written to dir/name atomically (pretty: indented). root stays the caller's. */
+cJSON *r1_tokjson_split(const char *re);
+cJSON *r1_tokjson_bytelevel(void);
+int r1_tokjson_write(const cJSON *root, int pretty, const char *dir, const char *name, R1Err *err);
 
 #endif

@@ -94,16 +94,16 @@ static char *bytelevel(const char *p, size_t n) {
     return out;
 }
 
-static cJSON *split_json(const char *type_re) {
+cJSON *r1_tokjson_split(const char *re) {
     cJSON *s = cJSON_CreateObject();
     cJSON_AddStringToObject(s, "type", "Split");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "pattern"), "Regex", type_re);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(s, "pattern"), "Regex", re);
     cJSON_AddStringToObject(s, "behavior", "Isolated");
     cJSON_AddFalseToObject(s, "invert");
     return s;
 }
 
-static cJSON *bytelevel_json(void) {
+cJSON *r1_tokjson_bytelevel(void) {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "type", "ByteLevel");
     cJSON_AddFalseToObject(b, "add_prefix_space");
@@ -157,12 +157,13 @@ static cJSON *model_json(char **raw, size_t *raw_len, int n_ids, const int (*pai
     return m;
 }
 
-static int write_json(cJSON *root, const char *dir, const char *name, R1Err *err) {
-    char *text = cJSON_Print(root), *path = r1_path_join(dir, name);
+int r1_tokjson_write(const cJSON *root, int pretty, const char *dir, const char *name, R1Err *err) {
+    char *text = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    if (!text) return r1_seterr(err, "%s/%s: cannot render the JSON", dir, name);
+    char *path = r1_path_join(dir, name);
     int rc = r1_write_file_atomic(path, text, strlen(text), err);
     free(text);
     free(path);
-    cJSON_Delete(root);
     return rc;
 }
 
@@ -177,18 +178,22 @@ static int write_files(char **raw, size_t *raw_len, int n_ids, const int (*pairs
     pre = cJSON_AddObjectToObject(root, "pre_tokenizer");
     cJSON_AddStringToObject(pre, "type", "Sequence");
     seq = cJSON_AddArrayToObject(pre, "pretokenizers");
-    cJSON_AddItemToArray(seq, split_json(QWEN_RE));
-    cJSON_AddItemToArray(seq, bytelevel_json());
+    cJSON_AddItemToArray(seq, r1_tokjson_split(QWEN_RE));
+    cJSON_AddItemToArray(seq, r1_tokjson_bytelevel());
     cJSON_AddNullToObject(root, "post_processor");
-    cJSON_AddItemToObject(root, "decoder", bytelevel_json());
+    cJSON_AddItemToObject(root, "decoder", r1_tokjson_bytelevel());
     cJSON_AddItemToObject(root, "model", model_json(raw, raw_len, n_ids, pairs, n_merges));
-    if (r1_mkdirs(dir, err) || write_json(root, dir, "tokenizer.json", err)) return -1;
+    int rc = r1_mkdirs(dir, err) || r1_tokjson_write(root, 1, dir, "tokenizer.json", err) ? -1 : 0;
+    cJSON_Delete(root);
+    if (rc) return -1;
     cJSON *cfg = cJSON_CreateObject();
     if (bos) cJSON_AddStringToObject(cfg, "bos_token", bos);
     if (eos) cJSON_AddStringToObject(cfg, "eos_token", eos);
     cJSON_AddStringToObject(cfg, "tokenizer_class", "PreTrainedTokenizerFast");
     cJSON_AddFalseToObject(cfg, "clean_up_tokenization_spaces");
-    return write_json(cfg, dir, "tokenizer_config.json", err);
+    rc = r1_tokjson_write(cfg, 1, dir, "tokenizer_config.json", err);
+    cJSON_Delete(cfg);
+    return rc;
 }
 
 int r1_tok_train(const char *text, size_t len, int n_merges, const R1AddedSpec *added, int n_added,
