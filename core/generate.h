@@ -6,8 +6,8 @@
  *     sequence leaves the batch at once and the next waiting (prompt, sample)
  *     takes its slot, so one long completion does not hold the others.
  *   - Sequence (p, g) draws from its own generator, seeded from (seed, step,
- *     prompt key p, g), and the decoder's rows are batch-invariant, so the
- *     completions are byte-identical whatever `batch` is.
+ *     prompt key p, g), and the CPU decoder's rows are batch-invariant, so on
+ *     the CPU the completions are byte-identical whatever `batch` is.
  *   - A completion ends at an EOS id (kept as its last token), when its text
  *     contains a stop string (the token completing it is kept, so the text ends
  *     with the stop string plus whatever else that token held), after max_new
@@ -19,7 +19,18 @@
  *     add nothing). With no tokenizer (benchmarks) text stays empty and stop
  *     strings cannot match.
  *   - The logprobs are those of sample.h: the full softmax(logits / T). A
- *     non-finite logit is an error naming the prompt, sample and position. */
+ *     non-finite logit is an error naming the prompt, sample and position.
+ *   - With opts.gpu the model runs on that GPU (gpu.h): the KV cache and the
+ *     logits stay there and, without a top-k / top-p cut, so does sampling (the
+ *     same rule as sample.h's, fed one uniform per token from the sequence's
+ *     generator when temperature > 0, none when greedy); with a cut the rows
+ *     come to the host for sample.h. The schedule is the CPU's. Completions are
+ *     reproducible for the same seed, batch and GPU, but not byte-identical
+ *     across batch sizes (cuBLAS picks kernels by shape, and those round
+ *     differently) nor to the CPU's (bf16 weights); temperature-0 rollouts
+ *     match the CPU's tokens where the model's top logits are not near-ties.
+ *     The GPU's cache is allocated on the GPU (r1_generate_cache_bytes is the
+ *     CPU's figure); r1_generate fails (-1, err set) when it cannot be made. */
 #ifndef R1_GENERATE_H
 #define R1_GENERATE_H
 
@@ -28,6 +39,8 @@
 #include "model.h"
 #include "sample.h"
 #include "tokenizer.h"
+
+struct R1Gpu; /* gpu.h */
 
 typedef struct {
     R1SampleOpts sample;
@@ -40,6 +53,8 @@ typedef struct {
     long step;          /* part of every sequence's seed */
     int batch;          /* sequences decoded together (>= 1) */
     int prefill_tokens; /* most prompt tokens per prefill call (<= 0: 4096) */
+    struct R1Gpu *gpu;  /* NULL: decode on the CPU; else on this GPU model (gpu.h), made
+                           from the same model as r1_generate's m */
 } R1GenOpts;
 
 typedef struct {

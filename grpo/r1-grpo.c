@@ -37,6 +37,8 @@ static const char *USAGE =
     "  --ref-reset-every K    at steps that are multiples of K, the reference DIR is\n"
     "                         first replaced by a copy of the policy (R1-Zero: 400)\n"
     "  --seed S               minibatch shuffling (default 0)\n"
+    "  --device cpu|cuda      where the policy and the reference compute (default cpu;\n"
+    "                         cuda: one NVIDIA GPU, bf16 weights, float32 master weights)\n"
     "  --dry-run --dump F     first minibatch's loss, advantages, logp and gradients (after\n"
     "                         --max-grad-norm clipping) to F (safetensors); nothing is\n"
     "                         updated or written to the database\n"
@@ -89,6 +91,11 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
         if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
     if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
+    if (!strcmp(f, "--device")) {
+        R1Err e = {{0}};
+        if (r1_device_parse(v, &a->device, &e)) return fprintf(stderr, "%s: %s\n", WHO, e.msg), -1;
+        return 0;
+    }
     return 1;
 }
 
@@ -143,13 +150,25 @@ static int reference_logprobs(const GrpoArgs *a, const R1Model *policy, GStep *s
     R1Model ref;
     if (r1_model_load(&ref, a->ref, err)) return -1;
     int rc = 0;
+    R1Gpu *gpu = NULL;
     if (ref.table.total != policy->table.total || ref.cfg.vocab != policy->cfg.vocab)
         rc = r1_seterr(err, "the reference %s is not the same architecture as the policy %s",
                        a->ref, a->model);
+    else if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(&ref, 0, err)))
+        rc = -1;
     else
-        grpo_ref_logprobs(&ref, s, a->micro_tokens);
+        rc = grpo_ref_logprobs(&ref, gpu, s, a->micro_tokens, err);
+    if (gpu) r1_gpu_free(gpu);
     r1_model_free(&ref);
     return rc;
+}
+
+/* With --device cuda, the policy on the GPU for training (else *gpu is NULL). */
+static int open_device(const GrpoArgs *a, const R1Model *m, R1Gpu **gpu, R1Err *err) {
+    *gpu = NULL;
+    if (a->device != R1_DEVICE_CUDA) return 0;
+    *gpu = r1_gpu_new(m, 1, err);
+    return *gpu ? 0 : -1;
 }
 
 static int load_optimizer(const GrpoArgs *a, R1AdamW *opt, const R1Model *m, R1Err *err) {
@@ -204,9 +223,10 @@ static void report(const GrpoArgs *a, const GStep *s, const GMetrics *g) {
     if (a->json) {
         printf("{\"step\":%ld,\"completions\":%d,\"tokens\":%ld,\"updates\":%ld,\"loss\":%.6g,"
                "\"kl\":%.6g,\"clip_frac_low\":%.6g,\"clip_frac_high\":%.6g,\"entropy\":%.6g,"
-               "\"grad_norm\":%.6g,\"ratio_max_dev\":%.6g,\"dry_run\":%s}\n",
+               "\"grad_norm\":%.6g,\"ratio_max_dev\":%.6g,\"dry_run\":%s,\"device\":\"%s\"}\n",
                a->step, s->active, g->tokens, g->updates, g->loss, g->kl, g->clip_low, g->clip_high,
-               g->entropy, g->grad_norm, g->ratio_max_dev, a->dry_run ? "true" : "false");
+               g->entropy, g->grad_norm, g->ratio_max_dev, a->dry_run ? "true" : "false",
+               a->device == R1_DEVICE_CUDA ? "cuda" : "cpu");
         return;
     }
     printf("step %ld: %d of %d completions trained (%ld tokens), %ld update%s; loss %.4g, kl %.3g, "
@@ -220,15 +240,19 @@ static int train(R1Db *db, const GrpoArgs *a, R1Err *err) {
     GStep s;
     R1Model m;
     R1AdamW opt = {0};
+    R1Gpu *gpu = NULL;
     int have_model = 0, rc = grpo_load_step(db, a, &s, err);
     if (rc == 0 && (rc = r1_model_load(&m, a->model, err)) == 0) have_model = 1;
+    /* the GPU before anything is written: a device that cannot be used changes nothing */
+    if (rc == 0) rc = open_device(a, &m, &gpu, err);
     if (rc == 0 && !a->dry_run && a->beta > 0) rc = reset_reference(a, &m, err);
     double t0 = r1_now();
     if (rc == 0) rc = reference_logprobs(a, &m, &s, err);
     double ref_seconds = r1_now() - t0;
     if (rc == 0) rc = load_optimizer(a, &opt, &m, err);
     GMetrics g = {0};
-    if (rc == 0 && s.active > 0) rc = grpo_update(&m, &opt, a, &s, &g, err);
+    if (rc == 0 && s.active > 0) rc = grpo_update(&m, gpu, &opt, a, &s, &g, err);
+    if (rc == 0 && gpu && !a->dry_run) r1_gpu_get_state(gpu, &m, NULL, &opt); /* what is saved */
     g.ref_seconds = ref_seconds;
     if (rc == 0 && s.active == 0 && !a->quiet)
         fprintf(stderr,
@@ -240,6 +264,7 @@ static int train(R1Db *db, const GrpoArgs *a, R1Err *err) {
     if (rc == 0 && !a->dry_run) rc = r1_checkpoint_save(&m, &opt, a->out, a->model, NULL, err);
     if (rc == 0 && !a->dry_run) rc = record(db, a, &s, &g, err);
     if (rc == 0) report(a, &s, &g);
+    if (gpu) r1_gpu_free(gpu);
     if (opt.m) r1_adamw_free(&opt);
     if (have_model) r1_model_free(&m);
     grpo_step_free(&s);

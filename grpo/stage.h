@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "gpu.h"
 #include "grpo.h"
 #include "model.h"
 #include "optim.h"
@@ -18,6 +19,7 @@ typedef struct {
     R1GrpoScale scale;
     unsigned long long seed;
     int mask_truncated, drop_uniform, dry_run, quiet, json;
+    R1Device device; /* where the policy and the reference compute */
 } GrpoArgs;
 
 typedef struct {
@@ -51,10 +53,14 @@ typedef struct {
     long tokens, updates;
 } GMetrics;
 
-/* Reference log-probabilities of every active completion token (beta > 0). */
-void grpo_ref_logprobs(R1Model *ref, GStep *s, long micro_tokens);
+/* Reference log-probabilities of every active completion token (beta > 0), on
+ * the GPU when gpu (ref uploaded by r1_gpu_new) is given, else on the CPU. */
+int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, GStep *s, long micro_tokens, R1Err *err);
 /* The mu x M updates (or, with --dry-run, the first minibatch's loss and
- * gradients written to a->dump). Refuses non-finite losses or gradients. */
-int grpo_update(R1Model *m, R1AdamW *opt, const GrpoArgs *a, GStep *s, GMetrics *out, R1Err *err);
+ * gradients written to a->dump). Refuses non-finite losses or gradients. With
+ * gpu (m uploaded by r1_gpu_new with train), the model and the AdamW moments
+ * are the GPU's: r1_gpu_get_state brings them back to m and opt. */
+int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *s, GMetrics *out,
+                R1Err *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "gpu.h"
 #include "policy.h"
 #include "progress.h"
 #include "rollout.h"
@@ -31,8 +32,10 @@ static const char *USAGE =
     "  --stop STR           end a completion when its text contains STR (repeatable;\n"
     "                       \\n, \\t and \\\\ are understood)\n"
     "  --seed S             default 0; the same seed gives the same rollouts\n"
-    "  --batch B            sequences decoded together (default 64); results do not\n"
-    "                       depend on it\n"
+    "  --batch B            sequences decoded together (default 64); on the CPU results\n"
+    "                       do not depend on it\n"
+    "  --device D           cpu (default) or cuda: decode on the first NVIDIA GPU\n"
+    "                       (reproducible for the same seed and --batch on one GPU)\n"
     "  --force              redo the step even when it is complete\n"
     "  --quiet              no progress; --json: the summary as one JSON line\n"
     "A step that already holds these K x G rollouts is left alone (whatever the other\n"
@@ -48,6 +51,7 @@ typedef struct {
     unsigned long long seed;
     char *stop[MAX_STOP];
     int n_stop, quiet, json, force;
+    R1Device device;
 } Args;
 
 /* "\n", "\t", "\\" in a stop string become the characters. */
@@ -88,6 +92,11 @@ static int take(Args *a, const char *f, const char *v) {
     if (!strcmp(f, "--temperature")) return r1_arg_double(WHO, f, v, 0, 100, &a->temperature);
     if (!strcmp(f, "--top-p")) return r1_arg_double(WHO, f, v, 1e-9, 1, &a->top_p);
     if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
+    if (!strcmp(f, "--device")) {
+        R1Err e;
+        if (r1_device_parse(v, &a->device, &e)) return fprintf(stderr, "%s: %s\n", WHO, e.msg), -1;
+        return 0;
+    }
     if (!strcmp(f, "--stop")) {
         if (a->n_stop == MAX_STOP)
             return fprintf(stderr, "%s: at most %d --stop strings\n", WHO, MAX_STOP), -1;
@@ -192,9 +201,10 @@ static void report(const Args *a, const RolloutStats *s, double secs) {
     if (a->json) {
         printf("{\"step\":%ld,\"prompts\":%ld,\"group\":%ld,\"completions\":%ld,\"tokens\":%ld,"
                "\"completion_len_mean\":%.3f,\"completion_len_max\":%ld,\"truncated_frac\":%.4f,"
-               "\"tokens_per_s\":%.1f,\"seconds\":%.3f,\"skipped\":false}\n",
+               "\"tokens_per_s\":%.1f,\"seconds\":%.3f,\"device\":\"%s\",\"skipped\":false}\n",
                a->step, a->K, a->G, a->K * a->G, s->tokens, s->len_mean, s->len_max,
-               s->truncated_frac, s->tokens_per_s, secs);
+               s->truncated_frac, s->tokens_per_s, secs,
+               a->device == R1_DEVICE_CUDA ? "cuda" : "cpu");
         return;
     }
     printf("step %ld: %ld prompts x %ld = %ld completions, %ld tokens in %.1f s (%.0f tokens/s); "
@@ -203,8 +213,9 @@ static void report(const Args *a, const RolloutStats *s, double secs) {
            s->len_max, 100.0 * s->truncated_frac);
 }
 
-static int generate_and_store(R1Db *db, R1Policy *pol, const Args *a, const RolloutPrompt *p,
-                              R1Err *err) {
+/* gpu: the policy on the GPU (--device cuda), else NULL. */
+static int generate_and_store(R1Db *db, R1Policy *pol, R1Gpu *gpu, const Args *a,
+                              const RolloutPrompt *p, R1Err *err) {
     R1Ids *ids = r1_xcalloc((size_t)a->K, sizeof *ids);
     int **pid = r1_xmalloc(sizeof(int *) * (size_t)a->K), *lens = r1_xmalloc(sizeof(int) * a->K);
     int64_t *keys = r1_xmalloc(sizeof(int64_t) * (size_t)a->K);
@@ -212,18 +223,19 @@ static int generate_and_store(R1Db *db, R1Policy *pol, const Args *a, const Roll
     int rc = render(pol, a, p, ids, err);
     for (int j = 0; j < a->K; j++) pid[j] = ids[j].ids, lens[j] = ids[j].n, keys[j] = p[j].id;
     R1GenRequest req = {(int)a->K, (int)a->G, (const int *const *)pid, lens, keys};
-    R1GenOpts o = {{(float)a->temperature, (float)a->top_p, (int)a->top_k},
-                   (int)a->max_new,
-                   (const char *const *)a->stop,
-                   a->n_stop,
-                   pol->eos,
-                   pol->n_eos,
-                   a->seed,
-                   a->step,
-                   (int)a->batch,
-                   0};
+    R1GenOpts o = {.sample = {(float)a->temperature, (float)a->top_p, (int)a->top_k},
+                   .max_new = (int)a->max_new,
+                   .stop = (const char *const *)a->stop,
+                   .n_stop = a->n_stop,
+                   .eos = pol->eos,
+                   .n_eos = pol->n_eos,
+                   .seed = a->seed,
+                   .step = a->step,
+                   .batch = (int)a->batch,
+                   .prefill_tokens = 0,
+                   .gpu = gpu};
     if (o.batch > a->K * a->G) o.batch = (int)(a->K * a->G);
-    if (rc == 0) rc = check_memory(pol, &req, &o, err);
+    if (rc == 0 && !gpu) rc = check_memory(pol, &req, &o, err); /* the GPU's cache is its own */
     Watch w = {.total = a->K * a->G};
     progress_init(&w.p, "rollout", a->quiet || a->json);
     double t0 = r1_now();
@@ -245,7 +257,8 @@ static int generate_and_store(R1Db *db, R1Policy *pol, const Args *a, const Roll
                              (int)a->G,
                              (int)a->max_new,
                              a->temperature,
-                             secs};
+                             secs,
+                             a->device};
         RolloutStats s;
         rollout_stats(&res, &s);
         rc = rollout_store(db, &res, &s, err);
@@ -284,7 +297,10 @@ static int run(const Args *a) {
         R1Policy pol;
         rc = r1_policy_load(&pol, a->model, a->tokenizer, a->tpl, &err);
         if (rc == 0) {
-            rc = generate_and_store(&db, &pol, a, p, &err);
+            R1Gpu *gpu = NULL;
+            if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(&pol.model, 0, &err))) rc = -1;
+            if (rc == 0) rc = generate_and_store(&db, &pol, gpu, a, p, &err);
+            if (gpu) r1_gpu_free(gpu);
             r1_policy_free(&pol);
         }
     }

@@ -37,6 +37,7 @@ typedef struct {
     int K, G, max_new;
     double temperature; /* of the sampling; GRPO computes its log-probs with it */
     double seconds;     /* generation wall time, for tokens/s */
+    int device;         /* R1Device (gpu.h) that decoded: 0 cpu, 1 cuda */
 } RolloutResult;
 
 typedef struct {
@@ -46,7 +47,8 @@ typedef struct {
 
 void rollout_stats(const RolloutResult *r, RolloutStats *s);
 /* In one transaction: removes whatever the step held (rows, their rewards, the
- * step's rollout metrics), inserts the K * G rows and the metrics. */
+ * step's rollout metrics), inserts the K * G rows and the metrics (among them
+ * rollout/device, r->device). */
 int rollout_store(R1Db *db, const RolloutResult *r, const RolloutStats *s, R1Err *err);
 
 #endif

@@ -110,7 +110,8 @@ int rollout_store(R1Db *db, const RolloutResult *r, const RolloutStats *s, R1Err
              {"rollout/tokens_per_s", s->tokens_per_s},
              {"rollout/completions", (double)r->K * r->G},
              {"rollout/max_new_tokens", (double)r->max_new},
-             {"rollout/temperature", r->temperature}};
+             {"rollout/temperature", r->temperature},
+             {"rollout/device", (double)r->device}};
     int rc = clear_step(db, r->stage, r->step, err);
     if (rc == 0) rc = insert_rows(db, r, err);
     for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)

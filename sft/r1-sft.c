@@ -36,6 +36,8 @@ static const char *USAGE =
     "  --log-every N          metrics every N steps (default 10)\n"
     "  --resume               continue the run whose checkpoint is in --out\n"
     "  --seed S               shuffling and held-out choice (default 0)\n"
+    "  --device cpu|cuda      where the model trains (default cpu; cuda: one NVIDIA GPU,\n"
+    "                         bf16 weights, float32 master weights)\n"
     "  --dry-run --dump F     the first batch's loss, per-sample losses and gradients to F\n"
     "  --quiet, --json        no summary / the summary as one JSON line\n";
 
@@ -74,6 +76,11 @@ static int take(SftArgs *a, const char *f, const char *v) {
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
         if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
     if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
+    if (!strcmp(f, "--device")) {
+        R1Err e = {{0}};
+        if (r1_device_parse(v, &a->device, &e)) return fprintf(stderr, "%s: %s\n", WHO, e.msg), -1;
+        return 0;
+    }
     return 1;
 }
 

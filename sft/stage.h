@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "gpu.h"
 #include "model.h"
 #include "optim.h"
 #include "policy.h"
@@ -17,6 +18,7 @@ typedef struct {
     double lr, min_lr_ratio, eval_frac, max_grad_norm, weight_decay;
     unsigned long long seed;
     int pack, loss_all, resume, dry_run, quiet, json;
+    R1Device device; /* where the model trains */
 } SftArgs;
 
 typedef struct {

@@ -1,6 +1,7 @@
 /* train.c - the SFT loop: one AdamW step per planned batch (mean cross-entropy
  * over the batch's target tokens), checkpoints with the data position, exact
- * resumption, eval loss and metrics. */
+ * resumption, eval loss and metrics. The model trains on the CPU or, with
+ * --device cuda, on the GPU (Dev below). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 typedef struct {
     int *tok, *tgt, *start;
+    float *dlogp; /* dL/dlogp of each token */
     int cap_T, cap_S;
 } Batch;
 
@@ -28,6 +30,7 @@ static void make_batch(Batch *b, const SftData *d, const int *idx, int n, R1Batc
     if (T > b->cap_T) {
         b->tok = r1_xrealloc(b->tok, sizeof(int) * (size_t)(b->cap_T = T));
         b->tgt = r1_xrealloc(b->tgt, sizeof(int) * (size_t)T);
+        b->dlogp = r1_xrealloc(b->dlogp, sizeof(float) * (size_t)T);
     }
     if (n + 1 > b->cap_S)
         b->start = r1_xrealloc(b->start, sizeof(int) * (size_t)(b->cap_S = n + 1));
@@ -51,23 +54,114 @@ static int fit(const SftData *d, const int *idx, int n, long budget) {
     return k;
 }
 
-/* Mean cross-entropy over the held-out samples' targets. */
-static double eval_loss(R1Model *m, R1Acts *a, Batch *b, const SftArgs *args, const SftData *d) {
+/* ---- the device: each call that differs between the CPU and the GPU ---------- */
+
+/* The model and where it trains: on the CPU (gpu NULL: m and its activations,
+ * gradients in m->grads) or on the GPU (gpu: its upload of m, which keeps its
+ * own weights, gradients and AdamW moments). After a forward, loss, n_targets
+ * and logp describe its batch: the mean cross-entropy over the targets, their
+ * count and each token's log-probability (read where there is a target). */
+typedef struct {
+    R1Model *m;
+    R1Gpu *gpu;
+    R1Acts acts; /* the CPU's */
+    float *buf;  /* the GPU's log-probs [cap] */
+    int cap;
+    float loss;
+    int n_targets;
+    const float *logp;
+} Dev;
+
+/* With --device cuda, m goes to the GPU (a device that cannot be used is an
+ * error, before the run writes anything). */
+static int dev_open(Dev *d, const SftArgs *a, R1Model *m, R1Err *err) {
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    r1_acts_init(&d->acts);
+    if (a->device == R1_DEVICE_CUDA && !(d->gpu = r1_gpu_new(m, 1, err))) return -1;
+    if (!d->gpu || a->dry_run) r1_model_alloc_grads(m); /* on the GPU, for the dump only */
+    return 0;
+}
+
+static void dev_close(Dev *d) {
+    if (d->gpu) r1_gpu_free(d->gpu);
+    r1_acts_free(&d->acts);
+    free(d->buf);
+    memset(d, 0, sizeof *d);
+}
+
+static int dev_forward(Dev *d, const R1Batch *b, R1Err *err) {
+    if (!d->gpu) {
+        r1_model_forward(d->m, &d->acts, b);
+        d->loss = d->acts.loss, d->n_targets = d->acts.n_targets, d->logp = d->acts.logp;
+        return 0;
+    }
+    if (b->n_tokens > d->cap)
+        d->buf = r1_xrealloc(d->buf, sizeof(float) * (size_t)(d->cap = b->n_tokens));
+    d->n_targets = 0;
+    for (int t = 0; t < b->n_tokens; t++) d->n_targets += b->targets[t] >= 0;
+    d->logp = d->buf;
+    return r1_gpu_forward(d->gpu, b, d->buf, &d->loss, NULL, err);
+}
+
+/* After dev_forward of b: accumulates the gradients of sum_t dlogp[t] logp[t]. */
+static int dev_backward(Dev *d, const R1Batch *b, const float *dlogp, R1Err *err) {
+    if (d->gpu) return r1_gpu_backward(d->gpu, b, dlogp, err);
+    r1_model_backward(d->m, &d->acts, b, dlogp);
+    return 0;
+}
+
+static void dev_zero_grad(Dev *d) {
+    if (d->gpu)
+        r1_gpu_zero_grad(d->gpu);
+    else
+        r1_model_zero_grad(d->m);
+}
+
+static double dev_clip_grad_norm(Dev *d, double max_norm) {
+    if (d->gpu) return r1_gpu_clip_grad_norm(d->gpu, max_norm);
+    return r1_clip_grad_norm(d->m->grads, d->m->table.total, max_norm);
+}
+
+static void dev_adamw_step(Dev *d, R1AdamW *opt, float lr) {
+    if (d->gpu)
+        r1_gpu_adamw_step(d->gpu, opt, lr);
+    else
+        r1_adamw_step(opt, d->m->params, d->m->grads, lr);
+}
+
+/* The weights and AdamW moments into m and opt, for the checkpoint (already
+ * there on the CPU). */
+static void dev_state_to_host(Dev *d, R1AdamW *opt) {
+    if (d->gpu) r1_gpu_get_state(d->gpu, d->m, NULL, opt);
+}
+
+/* The gradients into m->grads (already there on the CPU), for the dump. */
+static void dev_grads_to_host(Dev *d) {
+    if (d->gpu) r1_gpu_get_state(d->gpu, NULL, d->m->grads, NULL);
+}
+
+/* ---- the run ------------------------------------------------------------------- */
+
+/* Mean cross-entropy over the held-out samples' targets (NAN: none). */
+static int eval_loss(Dev *dev, Batch *b, const SftArgs *args, const SftData *d, double *loss,
+                     R1Err *err) {
     double sum = 0;
     long n = 0;
-    int *idx = r1_xmalloc(sizeof(int) * (size_t)(d->n + 1)), k = 0;
+    int *idx = r1_xmalloc(sizeof(int) * (size_t)(d->n + 1)), k = 0, rc = 0;
     for (int i = 0; i < d->n; i++)
         if (d->s[i].eval) idx[k++] = i;
-    for (int at = 0; at < k;) {
+    for (int at = 0; rc == 0 && at < k;) {
         int j = at + fit(d, idx + at, k - at, args->micro_tokens); /* memory, as training */
         R1Batch rb;
         make_batch(b, d, idx + at, j - at, &rb);
-        r1_model_forward(m, a, &rb);
-        sum += (double)a->loss * a->n_targets, n += a->n_targets;
+        if ((rc = dev_forward(dev, &rb, err))) break;
+        sum += (double)dev->loss * dev->n_targets, n += dev->n_targets;
         at = j;
     }
     free(idx);
-    return n ? sum / n : NAN;
+    *loss = n ? sum / n : NAN;
+    return rc;
 }
 
 /* trainer_state.json: where the run is and what it was started with, so that
@@ -83,6 +177,7 @@ static char *state_json(const SftArgs *a, long step, long total, const SftData *
     cJSON_AddNumberToObject(o, "train_samples", d->n_train);
     cJSON_AddStringToObject(o, "kinds", a->kinds);
     cJSON_AddBoolToObject(o, "pack", a->pack);
+    cJSON_AddStringToObject(o, "device", a->device == R1_DEVICE_CUDA ? "cuda" : "cpu");
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     return s;
@@ -106,6 +201,8 @@ static long resume_point(const SftArgs *a, R1Model *m, R1AdamW *opt, long total,
         cJSON *s = cJSON_GetObjectItem(got, "step");
         long at = cJSON_IsNumber(s) ? (long)s->valuedouble : -1;
         cJSON_DeleteItemFromObject(got, "step"), cJSON_DeleteItemFromObject(exp, "step");
+        /* a run may continue on another device (and older checkpoints do not say) */
+        cJSON_DeleteItemFromObject(got, "device"), cJSON_DeleteItemFromObject(exp, "device");
         if (cJSON_Compare(got, exp, 1)) step = at;
     }
     cJSON_Delete(got), cJSON_Delete(exp);
@@ -159,21 +256,21 @@ static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt
 
 /* loss [1], sample_ids [n], sample_loss [n] (mean CE of each sample's targets)
  * and grad.<name> of the first batch. */
-static int dump(const SftArgs *a, const R1Model *m, const R1Acts *acts, const SftData *d,
-                const int *idx, int n, const R1Batch *b, R1Err *err) {
-    float loss = acts->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
+static int dump(const SftArgs *a, const Dev *dev, const SftData *d, const int *idx, int n,
+                const R1Batch *b, R1Err *err) {
+    float loss = dev->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
     for (int i = 0; i < n; i++) {
         double s = 0;
         int c = 0;
         for (int t = b->seq_start[i]; t < b->seq_start[i + 1]; t++)
-            if (b->targets[t] >= 0) s -= acts->logp[t], c++;
+            if (b->targets[t] >= 0) s -= dev->logp[t], c++;
         ids[i] = (float)d->s[idx[i]].id, sl[i] = c ? (float)(s / c) : 0.0f;
     }
     R1StWriteTensor ts[3] = {
         {.name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &loss},
         {.name = "sample_ids", .dtype = R1_F32, .ndim = 1, .shape = {n}, .data = ids},
         {.name = "sample_loss", .dtype = R1_F32, .ndim = 1, .shape = {n}, .data = sl}};
-    int rc = r1_model_dump_grads(m, ts, 3, a->dump, err);
+    int rc = r1_model_dump_grads(dev->m, ts, 3, a->dump, err);
     free(ids), free(sl);
     return rc;
 }
@@ -186,60 +283,66 @@ typedef struct {
 
 /* The gradient of one batch's mean cross-entropy, accumulated over micro-batches
  * of at most --micro-batch-tokens (each token's dL/dlogp is -1 / the batch's
- * target count, so the sum is the whole batch's gradient). Returns the loss; *rb
+ * target count, so the sum is the whole batch's gradient), and its loss. *rb
  * is the last micro-batch (the whole batch when it fits in one, as --dry-run
  * needs). */
-static double batch_gradients(R1Model *m, R1Acts *acts, Batch *b, const SftArgs *a,
-                              const SftData *d, const int *idx, int n, R1Batch *rb, float **dlogp,
-                              long *n_tokens) {
+static int batch_gradients(Dev *dev, Batch *b, const SftArgs *a, const SftData *d, const int *idx,
+                           int n, R1Batch *rb, long *n_tokens, double *loss, R1Err *err) {
     long targets = 0;
     for (int i = 0; i < n; i++) targets += d->s[idx[i]].n_targets;
     long micro = a->dry_run ? LONG_MAX : a->micro_tokens;
-    double loss = 0;
-    r1_model_zero_grad(m);
-    for (int at = 0; at < n;) {
+    int rc = 0;
+    *loss = 0;
+    dev_zero_grad(dev);
+    for (int at = 0; rc == 0 && at < n;) {
         int k = fit(d, idx + at, n - at, micro);
         make_batch(b, d, idx + at, k, rb);
-        *dlogp = r1_xrealloc(*dlogp, sizeof(float) * (size_t)rb->n_tokens);
         for (int t = 0; t < rb->n_tokens; t++)
-            (*dlogp)[t] = rb->targets[t] >= 0 ? -1.0f / (float)targets : 0.0f;
-        r1_model_forward(m, acts, rb);
-        r1_model_backward(m, acts, rb, *dlogp);
-        loss += (double)acts->loss * acts->n_targets / (double)targets;
+            b->dlogp[t] = rb->targets[t] >= 0 ? -1.0f / (float)targets : 0.0f;
+        if ((rc = dev_forward(dev, rb, err)) || (rc = dev_backward(dev, rb, b->dlogp, err))) break;
+        *loss += (double)dev->loss * dev->n_targets / (double)targets;
         *n_tokens += rb->n_tokens;
         at += k;
     }
-    return loss;
+    return rc;
 }
 
-int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const SftPlan *p,
-              R1Err *err) {
-    R1Model *m = &pol->model;
-    R1AdamW opt;
-    r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
-    long total = p->n_batches, step = a->dry_run ? 0 : resume_point(a, m, &opt, total, d, err);
-    if (step < 0) {
-        r1_adamw_free(&opt);
-        return -1;
-    }
-    if (step > 0) { /* metrics a killed run logged after its last checkpoint are redone */
-        char *sql = sqlite3_mprintf(
-            "DELETE FROM metrics WHERE stage = %Q AND step > %ld AND name LIKE 'sft/%%';", a->stage,
-            step);
-        int rc = sql ? r1_db_exec(db, sql, err) : r1_seterr(err, "out of memory");
-        sqlite3_free(sql);
-        if (rc) {
-            r1_adamw_free(&opt);
-            return -1;
-        }
-    }
+/* The metrics rows of a killed run after its last checkpoint (they are redone). */
+static int forget_after(const SftArgs *a, R1Db *db, long step, R1Err *err) {
+    char *sql = sqlite3_mprintf(
+        "DELETE FROM metrics WHERE stage = %Q AND step > %ld AND name LIKE 'sft/%%';", a->stage,
+        step);
+    int rc = sql ? r1_db_exec(db, sql, err) : r1_seterr(err, "out of memory");
+    sqlite3_free(sql);
+    return rc;
+}
+
+static void report(const SftArgs *a, const SftData *d, long total, long tokens, double secs,
+                   double last_loss, double last_eval) {
+    if (a->json)
+        printf("{\"steps\":%ld,\"train_samples\":%d,\"eval_samples\":%d,\"truncated\":%d,"
+               "\"tokens\":%ld,\"tokens_per_s\":%.1f,\"final_loss\":%.6f,\"eval_loss\":%.6f,"
+               "\"device\":\"%s\"}\n",
+               total, d->n_train, d->n_eval, d->truncated, tokens, secs > 0 ? tokens / secs : 0.0,
+               last_loss, isnan(last_eval) ? -1.0 : last_eval,
+               a->device == R1_DEVICE_CUDA ? "cuda" : "cpu");
+    else
+        printf("sft: %ld steps over %d samples (%d held out, %d truncated), %ld tokens at %.0f "
+               "tokens/s; last loss %.4f%s\n",
+               total, d->n_train, d->n_eval, d->truncated, tokens, secs > 0 ? tokens / secs : 0.0,
+               last_loss, "");
+    if (!a->json && !isnan(last_eval)) printf("sft: eval loss %.4f\n", last_eval);
+}
+
+/* Steps `step` .. the plan's end: each batch's gradients, clipping, the AdamW
+ * step, metrics, eval loss and checkpoints (with --dry-run: the first batch's
+ * dump instead). */
+static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const SftData *d,
+                     const SftPlan *p, long step, R1Err *err) {
+    long total = p->n_batches;
     R1Schedule sched = {(R1SchedKind)r1_schedule_parse(a->schedule), a->lr, a->warmup, total,
                         a->min_lr_ratio};
-    R1Acts acts;
-    r1_acts_init(&acts);
     Batch b = {0};
-    float *dlogp = NULL;
-    r1_model_alloc_grads(m);
     Progress prog;
     progress_init(&prog, "sft", a->quiet || a->json);
     Window w = {0, 0, 0, 0, r1_now()};
@@ -253,8 +356,9 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
         int n = p->start[step + 1] - p->start[step];
         R1Batch rb;
         long n_tokens = 0;
-        double loss = batch_gradients(m, &acts, &b, a, d, idx, n, &rb, &dlogp, &n_tokens);
-        double norm = r1_clip_grad_norm(m->grads, m->table.total, a->max_grad_norm);
+        double loss;
+        if ((rc = batch_gradients(dev, &b, a, d, idx, n, &rb, &n_tokens, &loss, err))) break;
+        double norm = dev_clip_grad_norm(dev, a->max_grad_norm);
         if (!isfinite(loss) || !isfinite(norm)) {
             rc = r1_seterr(err,
                            "step %ld: the loss (%g) or gradient norm (%g) is not finite; "
@@ -263,48 +367,53 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
             break;
         }
         if (a->dry_run) {
-            rc = dump(a, m, &acts, d, idx, n, &rb, err);
+            dev_grads_to_host(dev);
+            rc = dump(a, dev, d, idx, n, &rb, err);
             if (rc == 0 && !a->quiet)
                 printf("dry run: batch 1 of %ld, %d samples, %d tokens, loss %.6f\n", total, n,
                        rb.n_tokens, loss);
             break;
         }
         double lr = r1_schedule_lr(&sched, step);
-        r1_adamw_step(&opt, m->params, m->grads, (float)lr);
+        dev_adamw_step(dev, opt, (float)lr);
         w.loss += loss, w.norm += norm, w.tokens += n_tokens, w.steps++;
         last_loss = loss;
         tokens_all += n_tokens;
         progress_update(&prog, step + 1, total);
         int last = step + 1 == total,
             ckpt = last || (a->save_every > 0 && (step + 1) % a->save_every == 0);
-        if (ckpt && d->n_eval) last_eval = eval_loss(m, &acts, &b, a, d);
-        if (last || ckpt || (step + 1) % a->log_every == 0) {
+        if (ckpt && d->n_eval) rc = eval_loss(dev, &b, a, d, &last_eval, err);
+        if (rc == 0 && (last || ckpt || (step + 1) % a->log_every == 0)) {
             double now = r1_now();
             double v[] = {w.loss / w.steps, lr, w.norm / w.steps, w.tokens / (now - w.t0),
                           ckpt ? last_eval : NAN};
             rc = log_metrics(db, a->stage, step + 1, names, v, 5, err);
             w = (Window){0, 0, 0, 0, now};
         }
-        if (rc == 0 && ckpt) rc = save(a, db, m, &opt, step + 1, total, d, err);
+        if (rc == 0 && ckpt) {
+            dev_state_to_host(dev, opt);
+            rc = save(a, db, dev->m, opt, step + 1, total, d, err);
+        }
     }
     progress_done(&prog);
-    if (rc == 0 && !a->dry_run && !a->quiet) {
-        double secs = r1_now() - t_start;
-        if (a->json)
-            printf("{\"steps\":%ld,\"train_samples\":%d,\"eval_samples\":%d,\"truncated\":%d,"
-                   "\"tokens\":%ld,\"tokens_per_s\":%.1f,\"final_loss\":%.6f,\"eval_loss\":%.6f}\n",
-                   total, d->n_train, d->n_eval, d->truncated, tokens_all,
-                   secs > 0 ? tokens_all / secs : 0.0, last_loss,
-                   isnan(last_eval) ? -1.0 : last_eval);
-        else
-            printf("sft: %ld steps over %d samples (%d held out, %d truncated), %ld tokens at %.0f "
-                   "tokens/s; last loss %.4f%s\n",
-                   total, d->n_train, d->n_eval, d->truncated, tokens_all,
-                   secs > 0 ? tokens_all / secs : 0.0, last_loss, "");
-        if (!a->json && !isnan(last_eval)) printf("sft: eval loss %.4f\n", last_eval);
-    }
-    free(b.tok), free(b.tgt), free(b.start), free(dlogp);
-    r1_acts_free(&acts);
+    if (rc == 0 && !a->dry_run && !a->quiet)
+        report(a, d, total, tokens_all, r1_now() - t_start, last_loss, last_eval);
+    free(b.tok), free(b.tgt), free(b.start), free(b.dlogp);
+    return rc;
+}
+
+int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const SftPlan *p,
+              R1Err *err) {
+    R1Model *m = &pol->model;
+    R1AdamW opt;
+    r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
+    long step = a->dry_run ? 0 : resume_point(a, m, &opt, p->n_batches, d, err);
+    Dev dev = {0};
+    /* the GPU after the resumed weights, before anything is written */
+    int rc = step < 0 ? -1 : dev_open(&dev, a, m, err);
+    if (rc == 0 && step > 0) rc = forget_after(a, db, step, err);
+    if (rc == 0) rc = run_steps(a, db, &dev, &opt, d, p, step, err);
+    dev_close(&dev);
     r1_adamw_free(&opt);
     return rc;
 }

@@ -24,6 +24,11 @@
 #      and r1-grpo's recomputed ones (two code paths) give ratio_max_dev < 1e-4 (seen ~2e-6),
 #      where T = 1 and 1.3 give > 0.05; greedy rollouts (--temperature 0) record
 #      0 and train at T = 1 (ratio_max_dev < 1e-4 again)
+#   6. --device: cpu is the default (checkpoint, optimizer, dump and metrics
+#      equal to no flag's, bit for bit); an unknown device is refused by name;
+#      cuda without a usable GPU (or in a build without CUDA) fails before
+#      writing anything (no --out, the reference not reset, no rows), and with
+#      a GPU trains: a checkpoint, its row, entropy and kl near the CPU's
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh); needs sqlite3.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -256,5 +261,82 @@ check "temperature: --temperature 1.3 changes the dump's logp (max |difference| 
     --step 1 >"$tmp/t.g.json" 2>"$tmp/t.g.err"
 check "temperature: greedy rollouts (recorded 0) train at T = 1: on-policy, ratio_max_dev < 1e-4 ($(tjson "$tmp/t.g.json" ratio_max_dev))" \
     'awk "BEGIN { exit !($(tjson "$tmp/t.g.json" ratio_max_dev) < 1e-4) }"'
+
+# ---------------------------------------------------------------- 6. --device
+# A model the GPU backend takes too (head_dim 32), its reference and hand-made
+# rollouts; the same update (2 iterations x 2 minibatches, micro-batches, the
+# reference) on a fresh copy of the database each: no flag, --device cpu.
+gcfg=$(hf_config qwen2 64 2 2 1 96 768 false)
+random_model gdev 35 "$gcfg" && random_model gdev_ref 36 "$gcfg"
+"$R1_BIN/r1-data" init --db "$tmp/gdev.db" >/dev/null &&
+    "$R1_PY" "$refpy" make "$tmp/gdev.db" "$tmp/gdev" 8 >"$tmp/make.log" 2>&1 ||
+    { cat "$tmp/make.log"; fail "device: the database"; }
+dev_run() { # dev_run NAME OPTION...: step 0 into $tmp/dev.NAME (database $tmp/dev.NAME.db)
+    local name=$1
+    shift
+    q "$tmp/gdev.db" ".backup '$tmp/dev.$name.db'"
+    "$grpo" --db "$tmp/dev.$name.db" --step 0 --model "$tmp/gdev" --ref "$tmp/gdev_ref" \
+        --out "$tmp/dev.$name" --lr 1e-3 --iterations 2 --minibatches 2 --micro-batch-tokens 40 \
+        --json "$@" >"$tmp/dev.$name.json" 2>"$tmp/dev.$name.err"
+}
+# dev_rows NAME: the run's metrics but the timings, and its checkpoints rows
+dev_rows() {
+    q "$tmp/dev.$1.db" "SELECT stage, step, name, value FROM metrics WHERE name NOT IN
+        ('grpo/tokens_per_s', 'grpo/ref_seconds', 'grpo/update_seconds') ORDER BY rowid"
+    q "$tmp/dev.$1.db" "SELECT stage, step, replace(path, '$(cd "$tmp" && pwd -P)/dev.$1', 'OUT') FROM checkpoints ORDER BY id"
+}
+dev_json() { sed 's/,"device":"[a-z]*"}$/}/' "$tmp/dev.$1.json"; } # the --json line but "device"
+dev_run none && dev_run cpu --device cpu
+check "--device cpu: exits 0 like no flag, and both summaries say device cpu ($(cat "$tmp/dev.cpu.json"))" \
+    '[ -s "$tmp/dev.none/model.safetensors" ] && [ -s "$tmp/dev.cpu/model.safetensors" ] &&
+     grep -q "\"device\":\"cpu\"}$" "$tmp/dev.none.json" && grep -q "\"device\":\"cpu\"}$" "$tmp/dev.cpu.json" ||
+     { cat "$tmp/dev.none.err" "$tmp/dev.cpu.err"; false; }'
+check "--device cpu: model.safetensors and optimizer.safetensors equal no flag's, bit for bit" \
+    'cmp -s "$tmp/dev.none/model.safetensors" "$tmp/dev.cpu/model.safetensors" &&
+     cmp -s "$tmp/dev.none/optimizer.safetensors" "$tmp/dev.cpu/optimizer.safetensors"'
+check "--device cpu: the same grpo/* metrics (timings aside), checkpoints row and summary numbers" \
+    '[ -n "$(dev_rows none)" ] && [ "$(dev_rows none)" = "$(dev_rows cpu)" ] && [ "$(dev_json none)" = "$(dev_json cpu)" ]'
+for v in none cpu; do
+    [ $v = cpu ] && flag=(--device cpu) || flag=()
+    "$grpo" --db "$tmp/gdev.db" --step 1 --model "$tmp/gdev" --ref "$tmp/gdev_ref" --dry-run \
+        --dump "$tmp/dev.dump.$v.safetensors" --max-grad-norm 0.05 --quiet "${flag[@]}" 2>/dev/null
+done
+check "--device cpu: the --dry-run dump equals no flag's, bit for bit" \
+    '[ -s "$tmp/dev.dump.none.safetensors" ] && cmp -s "$tmp/dev.dump.none.safetensors" "$tmp/dev.dump.cpu.safetensors"'
+expect_error "--device tpu is refused, naming it" "unknown device 'tpu'" \
+    "$grpo" --db "$tmp/gdev.db" --step 0 --model "$tmp/gdev" --ref "$tmp/gdev_ref" --out "$tmp/tpuout" --device tpu
+check "--device tpu: a usage error (exit 2), nothing written" \
+    '"$grpo" --db "$tmp/gdev.db" --step 0 --model "$tmp/gdev" --ref "$tmp/gdev_ref" --out "$tmp/tpuout" --device tpu 2>/dev/null;
+     [ $? -eq 2 ] && [ ! -e "$tmp/tpuout" ]'
+# --device cuda at step 2 with --ref-reset-every 2: a run that would first reset the reference.
+q "$tmp/gdev.db" ".backup '$tmp/dev.cuda.db'"
+cp -r "$tmp/gdev_ref" "$tmp/dev.cuda.ref"
+rows_before=$(q "$tmp/dev.cuda.db" "SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM checkpoints)")
+"$grpo" --db "$tmp/dev.cuda.db" --step 2 --model "$tmp/gdev" --ref "$tmp/dev.cuda.ref" --out "$tmp/cudaout" \
+    --ref-reset-every 2 --lr 1e-3 --json --device cuda >"$tmp/dev.cuda.json" 2>"$tmp/dev.cuda.err"
+rc=$?
+if [ $rc -ne 0 ]; then
+    check "--device cuda with no usable GPU: exit 1, the message names CUDA ($(head -c 200 "$tmp/dev.cuda.err"))" \
+        '[ $rc -eq 1 ] && grep -qi cuda "$tmp/dev.cuda.err"'
+    check "--device cuda with no usable GPU: no --out (nor its temporary), the reference not reset, no rows added" \
+        '[ -z "$(ls -d "$tmp"/cudaout* 2>/dev/null)" ] && cmp -s "$tmp/gdev_ref/model.safetensors" "$tmp/dev.cuda.ref/model.safetensors" &&
+         [ "$(q "$tmp/dev.cuda.db" "SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM checkpoints)")" = "$rows_before" ]'
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU' &&
+        ! grep -q "built without CUDA" "$tmp/dev.cuda.err"; then
+        fail "--device cuda failed on a machine with a GPU: $(head -c 300 "$tmp/dev.cuda.err")"
+    fi
+else
+    # on the CPU, the same step against the reset reference (= the policy): kl 0
+    "$grpo" --db "$tmp/gdev.db" --step 2 --model "$tmp/gdev" --ref "$tmp/gdev" --dry-run \
+        --dump "$tmp/dev.c2.safetensors" --json >"$tmp/dev.c2.json" 2>/dev/null
+    check "--device cuda (a GPU): a checkpoint and its row, the summary says device cuda ($(cat "$tmp/dev.cuda.json"))" \
+        '[ -s "$tmp/cudaout/model.safetensors" ] && [ -s "$tmp/cudaout/optimizer.safetensors" ] &&
+         grep -q "\"device\":\"cuda\"}$" "$tmp/dev.cuda.json" &&
+         [ "$(q "$tmp/dev.cuda.db" "SELECT COUNT(*) FROM checkpoints WHERE step = 2")" = 1 ]'
+    check "--device cuda (a GPU): entropy within 2% and kl within 0.02 of the CPU's ($(cat "$tmp/dev.c2.json"))" \
+        'awk "BEGIN { e = $(tjson "$tmp/dev.cuda.json" entropy); c = $(tjson "$tmp/dev.c2.json" entropy);
+                      k = $(tjson "$tmp/dev.cuda.json" kl); l = $(tjson "$tmp/dev.c2.json" kl);
+                      exit !(e - c < 0.02 * c && c - e < 0.02 * c && k - l < 0.02 && l - k < 0.02) }"'
+fi
 
 finish

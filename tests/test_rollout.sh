@@ -14,6 +14,10 @@
 #      --system reach prompt_ids; a short context cuts completions
 #   9. the stored logprobs (and greedy completions) against the float64
 #      PyTorch reference tests/ref/rollout_ref.py (over model_ref.py)
+#  10. --device: cpu is byte-identical to no flag (rollout/device 0); an unknown
+#      device is refused naming it; cuda either runs (a GPU is usable: rows,
+#      rollout/device 1, the same seed reproduces them) or fails saying why,
+#      writing nothing
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh); needs sqlite3.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -105,8 +109,8 @@ want=$(prompt_hex "$db" "$pid" deepseek-r1)
 check "basic: prompt_ids = r1-model tokenize --messages --generation-prompt of the question" \
     '[ -n "$want" ] && [ "$(q "$db" "SELECT hex(prompt_ids) FROM rollouts WHERE prompt_id = $pid LIMIT 1")" = "$want" ]'
 m() { q "$db" "SELECT printf('%.6f', value) FROM metrics WHERE stage = 'rollout' AND step = ${2:-0} AND name = 'rollout/$1'"; }
-check "basic: 7 rollout metrics rows for step 0" \
-    '[ "$(q "$db" "SELECT group_concat(name, '"'"' '"'"') FROM (SELECT name FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0 ORDER BY name)")" = "rollout/completion_len_max rollout/completion_len_mean rollout/completions rollout/max_new_tokens rollout/temperature rollout/tokens_per_s rollout/truncated_frac" ]'
+check "basic: 8 rollout metrics rows for step 0" \
+    '[ "$(q "$db" "SELECT group_concat(name, '"'"' '"'"') FROM (SELECT name FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0 ORDER BY name)")" = "rollout/completion_len_max rollout/completion_len_mean rollout/completions rollout/device rollout/max_new_tokens rollout/temperature rollout/tokens_per_s rollout/truncated_frac" ]'
 check "basic: metrics agree with the rows (mean, max, truncated, completions, tokens/s > 0)" \
     '[ "$(m completion_len_mean) $(m completion_len_max) $(m truncated_frac) $(m completions)" = "$(q "$db" "SELECT printf('"'"'%.6f %.6f %.6f %.6f'"'"', AVG(n_tokens), MAX(n_tokens), AVG(finish_reason = '"'"'length'"'"'), COUNT(*)) FROM rollouts")" ] &&
      awk "BEGIN { exit !($(m tokens_per_s) > 0) }"'
@@ -133,8 +137,8 @@ check "partial: the rewards of the replaced rows are gone (cascade)" \
     '[ "$(q "$db" "SELECT COUNT(*) FROM rewards w LEFT JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 0 OR r.id IS NULL")" = 0 ]'
 check "partial: step 1 and its rewards untouched" \
     '[ "$(rows "$db" 1)" = "$step1" ] && [ "$(q "$db" "SELECT COUNT(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 1")" = 4 ]'
-check "partial: still 7 metrics rows for step 0" \
-    '[ "$(q "$db" "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0")" = 7 ]'
+check "partial: still 8 metrics rows for step 0" \
+    '[ "$(q "$db" "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 0")" = 8 ]'
 "${run1[@]}" --force >"$tmp/out5" 2>&1
 check "--force redoes a complete step (generates again, the same content)" \
     '! grep -q "nothing to do" "$tmp/out5" && grep -q "12 completions" "$tmp/out5" && [ "$(rows "$db" 0)" = "$step0" ]'
@@ -330,6 +334,65 @@ else
         "$R1_PY" "$refpy" greedy "$tmp/$mdl.db" "$tmp/$mdl" 1 20 2e-3 ||
             fail "$mdl greedy: the reference found a difference (or failed)"
     done
+fi
+
+# ---------------------------------------------------------------- 10. --device
+# metrics_of DB: the step's rollout metrics but tokens/s (a timing).
+metrics_of() { q "$1" "SELECT name, value FROM metrics WHERE name != 'rollout/tokens_per_s' ORDER BY name"; }
+devrun() { # devrun NAME [flags]: step 0 of the small model on a fresh database NAME
+    newdb "$1"
+    "$ro" --db "$tmp/$1.db" --model "$tmp/small" --step 0 --prompts 4 --group 3 --max-new-tokens 32 \
+        --seed 17 "${SAMPLE[@]}" --stop th --batch 5 "${@:2}" >"$tmp/out$1" 2>"$tmp/err$1"
+}
+devrun devnone
+devrun devcpu --device cpu
+check "--device cpu: exits 0, 12 rows" \
+    '[ "$(q "$tmp/devcpu.db" "SELECT COUNT(*) FROM rollouts")" = 12 ] || { cat "$tmp/errdevcpu"; false; }'
+check "--device cpu: rows byte-identical to no --device" \
+    '[ -n "$(rows "$tmp/devnone.db" 0)" ] && [ "$(rows "$tmp/devcpu.db" 0)" = "$(rows "$tmp/devnone.db" 0)" ]'
+check "--device cpu: the same metrics, rollout/device 0" \
+    '[ "$(metrics_of "$tmp/devcpu.db")" = "$(metrics_of "$tmp/devnone.db")" ] &&
+     [ "$(q "$tmp/devcpu.db" "SELECT value FROM metrics WHERE name = '"'"'rollout/device'"'"'")" = 0.0 ]'
+newdb devjson
+"$ro" --db "$tmp/devjson.db" --model "$tmp/small" --step 0 --prompts 2 --group 1 --max-new-tokens 4 \
+    --device cpu --json >"$tmp/outjson" 2>&1
+check "--json names the device" 'grep -q "\"device\":\"cpu\"" "$tmp/outjson"'
+# Refusals on the basic database (step 9 is new there): nothing written.
+before=$(dump "$db")
+expect_error "--device tpu is refused, naming the device" "unknown device 'tpu'" \
+    "$ro" "${base[@]}" --model "$tmp/small" --device tpu
+check "--device tpu: exit status 2 (bad usage)" \
+    '"$ro" "${base[@]}" --model "$tmp/small" --device tpu >/dev/null 2>&1; [ $? -eq 2 ]'
+unchanged "--device tpu"
+n_before=$(q "$db" "SELECT COUNT(*) FROM rollouts"):$(q "$db" "SELECT COUNT(*) FROM metrics")
+# The demo config (head_dim 32: the GPU's kernels take 32, 64 or 128).
+"$ro" "${base[@]}" --model "$tmp/tinym" --seed 17 "${SAMPLE[@]}" --device cuda >"$tmp/outcuda" 2>"$tmp/errcuda"
+cuda_rc=$?
+if [ "$cuda_rc" -ne 0 ]; then
+    # This machine has no usable GPU (or the build has no CUDA): r1_gpu_new says which.
+    check "--device cuda without a usable GPU: fails, saying why (rc $cuda_rc: $(head -c 200 "$tmp/errcuda"))" \
+        'grep -qi "cuda" "$tmp/errcuda" && grep -qE "no CUDA device is usable|built without CUDA" "$tmp/errcuda"'
+    check "--device cuda without a usable GPU: no rollouts or metrics written" \
+        '[ "$(q "$db" "SELECT COUNT(*) FROM rollouts"):$(q "$db" "SELECT COUNT(*) FROM metrics")" = "$n_before" ]'
+    unchanged "--device cuda"
+else
+    # A GPU is usable: the step is there, decoded on it, and reproducible.
+    check "--device cuda: 12 rows in bounds, rollout/device 1" \
+        '[ "$(q "$db" "SELECT COUNT(*), SUM(n_tokens BETWEEN 1 AND 16 AND n_tokens * 4 = length(logprobs)) FROM rollouts WHERE step = 9")" = "12|12" ] &&
+         [ "$(q "$db" "SELECT value FROM metrics WHERE stage = '"'"'rollout'"'"' AND step = 9 AND name = '"'"'rollout/device'"'"'")" = 1.0 ]'
+    q "$db" ".backup '$tmp/cuda2.db'"
+    "$ro" --db "$tmp/cuda2.db" --step 9 --prompts 4 --group 3 --max-new-tokens 16 --model "$tmp/tinym" \
+        --seed 17 "${SAMPLE[@]}" --device cuda --force >/dev/null 2>&1
+    check "--device cuda: the same seed and batch give identical rows" '[ "$(rows "$tmp/cuda2.db" 9)" = "$(rows "$db" 9)" ]'
+    for t in 0 1; do # sampling on the GPU (no top-k / top-p cut): greedy and T = 1
+        newdb "cudat$t"
+        "$ro" --db "$tmp/cudat$t.db" --model "$tmp/tinym" --step 0 --prompts 4 --group 3 --max-new-tokens 24 \
+            --seed 9 --temperature "$t" --device cuda --quiet >"$tmp/outct" 2>&1 || cat "$tmp/outct"
+        check "--device cuda, --temperature $t (sampled on the GPU): 12 rows" \
+            '[ "$(q "$tmp/cudat$t.db" "SELECT COUNT(*) FROM rollouts WHERE n_tokens BETWEEN 1 AND 24")" = 12 ]'
+    done
+    check "--device cuda, greedy: every sample of a prompt is the same completion" \
+        '[ "$(q "$tmp/cudat0.db" "SELECT COUNT(DISTINCT prompt_id), COUNT(DISTINCT prompt_id || hex(completion_ids)) FROM rollouts")" = "4|4" ]'
 fi
 
 finish

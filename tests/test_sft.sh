@@ -18,6 +18,13 @@
 #   4. refusals that name the problem: no samples of the kind, a sample with
 #      no assistant turn (named by id), an unknown --kind, a template whose
 #      special tokens the tokenizer lacks, a sample whose role is unknown
+#   5. --device: cpu is the default (model, optimizer, trainer_state.json,
+#      metrics, --dry-run dump equal to no flag's, bit for bit; the state says
+#      "device": "cpu"); an unknown device is refused by name; cuda without a
+#      usable GPU (or in a build without CUDA) fails before writing anything
+#      (no --out, no rows; a --resume leaves the rows it would redo), and with a
+#      GPU trains to a final loss near the CPU's; a checkpoint whose state does
+#      not name its device (an older r1c's) still resumes
 # Prints "PASS: ..." / "FAIL: ..." lines (counted by tests/run.sh); needs sqlite3.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -291,4 +298,85 @@ expect_error "refuses --loss other than assistant or all" "assistant or all" \
     "$sft" --db "$tmp/overfit.db" --kind cold_start --model "$tmp/small" --out "$tmp/E7" --loss prompt
 check "no refused run left an --out directory" \
     'for d in E1 E3 E4 E5 E6 E7; do [ ! -e "$tmp/$d" ] || exit 1; done'
+
+# ------------------------------------------------------------------ 5. --device
+# The resume samples on the tiny model (head_dim 32, which the GPU backend
+# takes), one epoch with micro-batches, eval loss and two checkpoints.
+dev=(--kind cold_start --model "$tmp/tiny" --epochs 1 --batch-tokens 200 --micro-batch-tokens 90 --pack
+     --lr 1e-3 --warmup 1 --eval-split 0.25 --save-every 2 --log-every 1 --seed 3 --json)
+dev_rows() { # the run's metrics but sft/tokens_per_s, and its checkpoints rows
+    q "$tmp/$1.db" "SELECT stage, step, name, value FROM metrics WHERE name != 'sft/tokens_per_s' ORDER BY rowid"
+    q "$tmp/$1.db" "SELECT stage, step, replace(path, '$(cd "$tmp" && pwd -P)/$1', 'OUT') FROM checkpoints ORDER BY id"
+}
+dev_json() { sed 's/"tokens_per_s":[0-9.]*,//; s/,"device":"[a-z]*"}$/}/' "$tmp/$1.out"; }
+copydb resume D0 && copydb resume D1
+"$sft" --db "$tmp/D0.db" --out "$tmp/D0" "${dev[@]}" >"$tmp/D0.out" 2>"$tmp/D0.err"
+"$sft" --db "$tmp/D1.db" --out "$tmp/D1" "${dev[@]}" --device cpu >"$tmp/D1.out" 2>"$tmp/D1.err"
+check "--device cpu: exits 0 like no flag; the summaries and trainer_state.json say device cpu ($(cat "$tmp/D1.out"))" \
+    '[ -s "$tmp/D0/model.safetensors" ] && [ -s "$tmp/D1/model.safetensors" ] &&
+     grep -q "\"device\":\"cpu\"}$" "$tmp/D0.out" && grep -q "\"device\":\"cpu\"}$" "$tmp/D1.out" &&
+     grep -q "\"device\":[[:space:]]*\"cpu\"" "$tmp/D1/trainer_state.json" || { cat "$tmp/D0.err" "$tmp/D1.err"; false; }'
+check "--device cpu: model, optimizer and trainer_state.json equal no flag's, bit for bit" 'same_run "$tmp/D0" "$tmp/D1"'
+check "--device cpu: the same sft/* metrics (eval loss included; tokens/s aside), checkpoints rows and summary" \
+    '[ -n "$(q "$tmp/D0.db" "SELECT 1 FROM metrics WHERE name = '"'"'sft/eval_loss'"'"' LIMIT 1")" ] &&
+     [ "$(dev_rows D0)" = "$(dev_rows D1)" ] && [ "$(dev_json D0)" = "$(dev_json D1)" ]'
+for k in 0 1; do
+    [ $k = 1 ] && flag=(--device cpu) || flag=()
+    "$sft" --db "$tmp/resume.db" --kind cold_start --model "$tmp/tiny" --batch-tokens 200 --pack --seed 3 \
+        --dry-run --dump "$tmp/Ddump$k.safetensors" "${flag[@]}" >"$tmp/Ddump$k.out" 2>/dev/null
+done
+check "--device cpu: the --dry-run dump and its line equal no flag's ($(cat "$tmp/Ddump1.out"))" \
+    '[ -s "$tmp/Ddump0.safetensors" ] && cmp -s "$tmp/Ddump0.safetensors" "$tmp/Ddump1.safetensors" &&
+     [ -s "$tmp/Ddump0.out" ] && cmp -s "$tmp/Ddump0.out" "$tmp/Ddump1.out"'
+expect_error "--device tpu is refused, naming it" "unknown device 'tpu'" \
+    "$sft" --db "$tmp/resume.db" --out "$tmp/Dtpu" "${dev[@]}" --device tpu
+check "--device tpu: a usage error (exit 2), nothing written" \
+    '"$sft" --db "$tmp/resume.db" --out "$tmp/Dtpu" "${dev[@]}" --device tpu >/dev/null 2>&1; [ $? -eq 2 ] && [ ! -e "$tmp/Dtpu" ]'
+# --device cuda: a fresh run, and a --resume of D0 (finished) after a metrics row
+# was added past its last step, which a resume on the CPU would redo (delete)
+copydb resume Dc
+q "$tmp/D0.db" "INSERT INTO metrics (stage, step, name, value) VALUES ('sft', $(($(state_step "$tmp/D0") + 5)), 'sft/train_loss', 1)"
+rows() { q "$tmp/$1.db" "SELECT (SELECT COUNT(*) FROM metrics), (SELECT COUNT(*) FROM checkpoints)"; }
+before=$(rows Dc) before0=$(rows D0)
+cp -r "$tmp/D0" "$tmp/D0.before"
+"$sft" --db "$tmp/Dc.db" --out "$tmp/Dcuda" "${dev[@]}" --device cuda >"$tmp/Dc.out" 2>"$tmp/Dc.err"
+rc=$?
+"$sft" --db "$tmp/D0.db" --out "$tmp/D0" "${dev[@]}" --resume --device cuda >"$tmp/Dr.out" 2>"$tmp/Dr.err"
+rc_resume=$?
+if [ $rc -ne 0 ]; then
+    check "--device cuda with no usable GPU: exit 1, the message names CUDA ($(head -c 200 "$tmp/Dc.err"))" \
+        '[ $rc -eq 1 ] && grep -qi cuda "$tmp/Dc.err"'
+    check "--device cuda with no usable GPU: no --out (nor its temporary), no metrics or checkpoints rows" \
+        '[ -z "$(ls -d "$tmp"/Dcuda* 2>/dev/null)" ] && [ "$(rows Dc)" = "$before" ]'
+    check "--device cuda --resume with no usable GPU: exit 1, the checkpoint and every row kept" \
+        '[ $rc_resume -eq 1 ] && grep -qi cuda "$tmp/Dr.err" && same_run "$tmp/D0" "$tmp/D0.before" && [ "$(rows D0)" = "$before0" ]'
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU' &&
+        ! grep -q "built without CUDA" "$tmp/Dc.err"; then
+        fail "--device cuda failed on a machine with a GPU: $(head -c 300 "$tmp/Dc.err")"
+    fi
+else
+    check "--device cuda (a GPU): a checkpoint whose state says cuda, its rows ($(cat "$tmp/Dc.out"))" \
+        '[ -s "$tmp/Dcuda/model.safetensors" ] && [ -s "$tmp/Dcuda/optimizer.safetensors" ] &&
+         grep -q "\"device\":[[:space:]]*\"cuda\"" "$tmp/Dcuda/trainer_state.json" &&
+         grep -q "\"device\":\"cuda\"}$" "$tmp/Dc.out" &&
+         [ "$(q "$tmp/Dc.db" "SELECT COUNT(*) FROM checkpoints")" = "$(q "$tmp/D1.db" "SELECT COUNT(*) FROM checkpoints")" ]'
+    check "--device cuda (a GPU): final and eval loss within 3% of the CPU's ($(cat "$tmp/D0.out"))" \
+        '"$R1_PY" -c "import sys; a, b, c, d = map(float, sys.argv[1:]); sys.exit(not (abs(a - b) <= 0.03 * b and abs(c - d) <= 0.03 * d))" \
+             "$(json_field "$tmp/Dc.out" final_loss)" "$(json_field "$tmp/D0.out" final_loss)" \
+             "$(json_field "$tmp/Dc.out" eval_loss)" "$(json_field "$tmp/D0.out" eval_loss)"'
+    check "--device cuda --resume of the CPU's finished run: a no-op (exit 0, the weights kept)" \
+        '[ $rc_resume -eq 0 ] && same_tensors "$tmp/D0/model.safetensors" "$tmp/D0.before/model.safetensors"'
+fi
+# an older r1c's checkpoint: trainer_state.json without "device"
+cp -r "$tmp/D1" "$tmp/Dold"
+"$R1_PY" - "$tmp/Dold/trainer_state.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+del s["device"]
+json.dump(s, open(sys.argv[1], "w"), indent="\t")
+EOF
+copydb D1 Dold
+check "--resume of a checkpoint whose state does not name its device (an older r1c's): accepted, a no-op" \
+    '"$sft" --db "$tmp/Dold.db" --out "$tmp/Dold" "${dev[@]}" --resume >/dev/null 2>"$tmp/Dold.err" &&
+     same_tensors "$tmp/Dold/model.safetensors" "$tmp/D1/model.safetensors" || { cat "$tmp/Dold.err"; false; }'
 finish

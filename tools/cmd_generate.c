@@ -9,6 +9,7 @@
 #include "args.h"
 #include "cmds.h"
 #include "generate.h"
+#include "gpu.h"
 #include "policy.h"
 
 static const char *USAGE =
@@ -23,6 +24,7 @@ static const char *USAGE =
     "  --max-new-tokens M   default 512\n"
     "  --stop STR           also stop when the text contains STR (repeatable)\n"
     "  --seed S             default 0\n"
+    "  --device D           cpu (default) or cuda: decode on the first NVIDIA GPU\n"
     "The reply goes to stdout as it is generated; a summary line to stderr.\n";
 
 typedef struct {
@@ -32,6 +34,7 @@ typedef struct {
     double temperature, top_p;
     long top_k, max_new;
     unsigned long long seed;
+    R1Device device;
 } GenArgs;
 
 static const char *WHO = "r1-model generate";
@@ -70,7 +73,11 @@ static int gen_parse(GenArgs *a, int argc, char **argv) {
             rc = r1_arg_seed(WHO, f, v, &a->seed);
         else if (!strcmp(f, "--stop") && a->n_stop < 16 && *v)
             a->stop[a->n_stop++] = v;
-        else
+        else if (!strcmp(f, "--device")) {
+            R1Err e;
+            if (r1_device_parse(v, &a->device, &e))
+                return fprintf(stderr, "%s: %s\n", WHO, e.msg), 2;
+        } else
             return fprintf(stderr, "r1-model generate: unknown option %s\n%s", f, USAGE), 2;
         if (rc) return 2;
         i++;
@@ -86,7 +93,8 @@ static void stream(void *ctx, const R1Completion *c, const char *text, size_t n,
     fflush(stdout);
 }
 
-static int generate(R1Policy *pol, const GenArgs *a, R1Err *err) {
+/* gpu: the model on the GPU (--device cuda), else NULL. */
+static int generate(R1Policy *pol, R1Gpu *gpu, const GenArgs *a, R1Err *err) {
     R1Ids ids = {0};
     int rc = a->raw ? r1_tok_encode(pol->tok, a->prompt, strlen(a->prompt), &ids, err)
                     : r1_policy_prompt(pol, a->system, a->prompt, &ids, err);
@@ -103,7 +111,7 @@ static int generate(R1Policy *pol, const GenArgs *a, R1Err *err) {
     o.sample.temperature = (float)a->temperature, o.sample.top_p = (float)a->top_p;
     o.sample.top_k = (int)a->top_k, o.max_new = (int)a->max_new;
     o.stop = a->stop, o.n_stop = a->n_stop, o.eos = pol->eos, o.n_eos = pol->n_eos;
-    o.seed = (uint64_t)a->seed, o.batch = 1;
+    o.seed = (uint64_t)a->seed, o.batch = 1, o.gpu = gpu;
     R1Completion c;
     double t0 = r1_now();
     rc = r1_generate(&pol->model, pol->tok, &req, &o, &c, stream, NULL, err);
@@ -126,7 +134,10 @@ int cmd_generate(int argc, char **argv) {
     R1Policy pol;
     rc = r1_policy_load(&pol, a.model, a.tokenizer, a.tpl, &err);
     if (rc == 0) {
-        rc = generate(&pol, &a, &err);
+        R1Gpu *gpu = NULL;
+        if (a.device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(&pol.model, 0, &err))) rc = -1;
+        if (rc == 0) rc = generate(&pol, gpu, &a, &err);
+        if (gpu) r1_gpu_free(gpu);
         r1_policy_free(&pol);
     }
     if (rc) fprintf(stderr, "r1-model generate: %s\n", err.msg);
