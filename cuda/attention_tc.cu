@@ -1,8 +1,9 @@
 /* attention_tc.cu - the training forward and backward of causal GQA attention
  * on tensor cores (bf16 operands, float32 accumulation), FlashAttention-2
  * style, through the WMMA API (16 x 16 x 16 bf16 fragments). cuda/attention.cu
- * calls these first (unless R1_ATTN=simt) and keeps its float32 SIMT kernels
- * as the fallback and the reference; semantics are those of cu_ops.h.
+ * calls these when the mma.sync kernels (attention_mma.cu) do not take the
+ * shape, or with R1_ATTN=wmma, and keeps its float32 SIMT kernels as the last
+ * fallback and the reference; semantics are those of cu_ops.h.
  *
  * Tiling (head_dim HD in {64, 128}, a template parameter):
  *   - Query and key tiles of 64 rows; a block has 4 warps (128 threads), warp
