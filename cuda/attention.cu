@@ -41,34 +41,17 @@
  * rows of the context with its own online softmax (a few rows at a time, so
  * several loads are in flight per lane). Row groups merge by shuffles inside
  * the warp, warps through shared memory in a fixed order. */
-#include "cu_ops.h"
+#include "attention_impl.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The tensor-core forward and backward: mma.sync with register-resident scores
- * (cuda/attention_mma.cu) and WMMA (cuda/attention_tc.cu). Each returns 0,
- * having launched nothing, for a shape or GPU it does not support. R1_ATTN
- * picks the path: unset (or any other value) tries mma, then wmma, then SIMT;
- * "mma" tries mma then SIMT; "wmma" tries wmma then SIMT; "simt" runs the SIMT
- * kernels here, the fallback and reference. */
-extern "C" int cu_attention_mma_fwd(float *out, float *lse, const float *q, int ldq, const float *k,
-                                    const float *v, int ldkv, CuSeqs s, int nh, int nkv, int hd,
-                                    cudaStream_t st);
-extern "C" int cu_attention_mma_bwd(float *dq, float *dk, float *dv, int ldd, const float *dout,
-                                    const float *out, const float *lse, const float *q, int ldq,
-                                    const float *k, const float *v, int ldkv, CuSeqs s, int nh,
-                                    int nkv, int hd, float *scratch, cudaStream_t st);
-extern "C" int cu_attention_tc_fwd(float *out, float *lse, const float *q, int ldq, const float *k,
-                                   const float *v, int ldkv, CuSeqs s, int nh, int nkv, int hd,
-                                   cudaStream_t st);
-extern "C" int cu_attention_tc_bwd(float *dq, float *dk, float *dv, int ldd, const float *dout,
-                                   const float *out, const float *lse, const float *q, int ldq,
-                                   const float *k, const float *v, int ldkv, CuSeqs s, int nh,
-                                   int nkv, int hd, float *scratch, cudaStream_t st);
-
+/* R1_ATTN picks the path: unset (or any other value) tries mma.sync
+ * (attention_mma.cu), then WMMA (attention_tc.cu), then SIMT; "mma" tries mma
+ * then SIMT; "wmma" tries wmma then SIMT; "simt" runs the SIMT kernels here,
+ * the fallback and reference. */
 /* Whether R1_ATTN allows the mma path, the WMMA path (see above). */
 static int att_use_mma(void) {
     const char *e = getenv("R1_ATTN");
@@ -370,10 +353,8 @@ __global__ void __launch_bounds__(ATT_NT, 2)
 
 /* ---- backward ----------------------------------------------------------------- */
 
-/* Dsum[t nh + h] = sum over d of dout[t, h, d] * out[t, h, d]; one warp per (t, h).
- * It must equal rowsum(P * dP) as the backward computes dP (here in float32):
- * the float32 out keeps it so; a bf16-rounded out would shift every dS of the
- * row by a constant, which dQ turns into an error along the mean key. */
+/* Dsum (attention_impl.h's att_dsum); one warp per (t, h). */
+template <bool ROUND>
 __global__ void attn_dsum_kernel(float *__restrict__ dsum, const float *__restrict__ dout,
                                  const float *__restrict__ out, size_t rows, int hd) {
     const size_t w = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
@@ -382,10 +363,35 @@ __global__ void attn_dsum_kernel(float *__restrict__ dsum, const float *__restri
     const float *d = dout + w * hd;
     const float *o = out + w * hd;
     float sum = 0.0f;
-    for (int e = lane; e < hd; e += 32) sum = fmaf(d[e], o[e], sum);
+    for (int e = lane; e < hd; e += 32)
+        sum = fmaf(ROUND ? __bfloat162float(__float2bfloat16_rn(d[e])) : d[e], o[e], sum);
 #pragma unroll
     for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (lane == 0) dsum[w] = sum;
+}
+
+void att_dsum(float *dsum, const float *dout, const float *out, size_t rows, int hd, int round_dout,
+              cudaStream_t st) {
+    if (round_dout)
+        attn_dsum_kernel<true>
+            <<<cu_blocks(rows * 32, 256), 256, 0, st>>>(dsum, dout, out, rows, hd);
+    else
+        attn_dsum_kernel<false>
+            <<<cu_blocks(rows * 32, 256), 256, 0, st>>>(dsum, dout, out, rows, hd);
+    CU_LAUNCHED("attn_dsum_kernel");
+}
+
+int att_tc_ready(const void *kernel, size_t bytes) {
+    int dev = 0, major = 0, optin = 0;
+    CU_CHECK(cudaGetDevice(&dev));
+    CU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
+    if (major < 8) return 0;
+    CU_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if ((size_t)optin < bytes) return 0;
+    if (bytes > 48 * 1024)
+        CU_CHECK(
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    return 1;
 }
 
 /* One block: key tile kt of KV head g of sequence s. For every query head of
@@ -566,10 +572,6 @@ __global__ void __launch_bounds__(ATT_NT, HD == 128 ? 1 : 2)
 
 /* ---- host side of the forward and backward ------------------------------------- */
 
-static int att_aligned16(const void *p) {
-    return ((uintptr_t)p & 15) == 0;
-}
-
 /* Opts kernel into `bytes` of dynamic shared memory (beyond the default 48 KB),
  * failing clearly when this GPU has less per block. */
 static void att_smem(const void *kernel, size_t bytes, const char *what) {
@@ -664,9 +666,7 @@ void cu_attention_bwd(float *dq, float *dk, float *dv, int ldd, const float *dou
                                             nh, nkv, hd, scratch, st))
         return;
 
-    const size_t rows = (size_t)s.T * nh; /* (t, h) pairs, one warp each */
-    attn_dsum_kernel<<<cu_blocks(rows * 32, 256), 256, 0, st>>>(scratch, dout, out, rows, hd);
-    CU_LAUNCHED("attn_dsum_kernel");
+    att_dsum(scratch, dout, out, (size_t)s.T * nh, hd, 0, st); /* dP is float32 here */
 
     const int vec = att_aligned16(q) && att_aligned16(k) && att_aligned16(v) &&
                     att_aligned16(dout) && att_aligned16(dq) && att_aligned16(dk) &&

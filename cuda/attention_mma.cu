@@ -48,7 +48,7 @@
  * 512 (HD 64: 37376, HD 128: 70144); dQ 4 tiles (HD 64: 36864, HD 128: 69632).
  * Registers (sm_90a, no spills; HD 64 / 128): forward 143 / 228 (3 / 2 blocks
  * per SM), dK/dV 191 / 255, dQ 146 / 253 (2 blocks per SM). */
-#include "cu_ops.h"
+#include "attention_impl.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -293,25 +293,6 @@ __global__ void __launch_bounds__(MMA_NT, HD == 128 ? 2 : 3)
 
 /* ---- backward ----------------------------------------------------------------- */
 
-/* Dsum[t nh + h] = sum over d of dout[t, h, d] * out[t, h, d]; one warp per (t, h)
- * (as attn_dsum_kernel in attention.cu). */
-__global__ void mma_dsum_kernel(float *__restrict__ dsum, const float *__restrict__ dout,
-                                const float *__restrict__ out, size_t rows, int hd) {
-    const size_t w = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    const int lane = threadIdx.x & 31;
-    if (w >= rows) return; /* whole warps leave together */
-    const float *d = dout + w * hd;
-    const float *o = out + w * hd;
-    float sum = 0.0f;
-    /* dO as the tensor cores see it (bf16), so Dsum = rowsum(P * dP) of the dP
-     * the backward computes; out is float32 for the same reason. */
-    for (int e = lane; e < hd; e += 32)
-        sum = fmaf(__bfloat162float(__float2bfloat16_rn(d[e])), o[e], sum);
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) dsum[w] = sum;
-}
-
 /* One block: key tile kt of KV head g of sequence s. */
 template <int HD>
 __global__ void __launch_bounds__(MMA_NT, 2)
@@ -548,31 +529,12 @@ __global__ void __launch_bounds__(MMA_NT, 2)
 
 /* ---- host side ------------------------------------------------------------------ */
 
-static int mma_aligned16(const void *p) {
-    return ((uintptr_t)p & 15) == 0;
-}
-
-/* Whether this GPU runs the mma.sync bf16 kernels (sm_80 and newer) with
- * `bytes` of dynamic shared memory; opts kernel in beyond 48 KB. */
-static int mma_ready(const void *kernel, size_t bytes) {
-    int dev = 0, major = 0, optin = 0;
-    CU_CHECK(cudaGetDevice(&dev));
-    CU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    if (major < 8) return 0;
-    CU_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if ((size_t)optin < bytes) return 0;
-    if (bytes > 48 * 1024)
-        CU_CHECK(
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    return 1;
-}
-
 template <int HD>
 static int mma_fwd_launch(float *out, float *lse, const float *q, int ldq, const float *k,
                           const float *v, int ldkv, CuSeqs s, int nh, int nkv, int vec,
                           cudaStream_t st) {
     const size_t smem = mma_cfg<HD>::FWD_SMEM;
-    if (!mma_ready((const void *)mma_fwd_kernel<HD>, smem)) return 0;
+    if (!att_tc_ready((const void *)mma_fwd_kernel<HD>, smem)) return 0;
     dim3 grid((unsigned)((s.max_len + 63) / 64), (unsigned)nh, (unsigned)s.n_seqs);
     mma_fwd_kernel<HD><<<grid, MMA_NT, smem, st>>>(out, lse, q, ldq, k, v, ldkv, s.start, nh,
                                                    nh / nkv, MMA_LOG2E / sqrtf((float)HD), vec);
@@ -589,7 +551,7 @@ extern "C" int cu_attention_mma_fwd(float *out, float *lse, const float *q, int 
     if ((hd != 64 && hd != 128) || nkv <= 0 || nh <= 0 || nh % nkv != 0) return 0;
     if (((uintptr_t)out & 7) != 0) return 0;
     const int vec =
-        mma_aligned16(q) && mma_aligned16(k) && mma_aligned16(v) && ldq % 4 == 0 && ldkv % 4 == 0;
+        att_aligned16(q) && att_aligned16(k) && att_aligned16(v) && ldq % 4 == 0 && ldkv % 4 == 0;
     if (hd == 64) return mma_fwd_launch<64>(out, lse, q, ldq, k, v, ldkv, s, nh, nkv, vec, st);
     return mma_fwd_launch<128>(out, lse, q, ldq, k, v, ldkv, s, nh, nkv, vec, st);
 }
@@ -600,15 +562,14 @@ static int mma_bwd_launch(float *dq, float *dk, float *dv, int ldd, const float 
                           const float *k, const float *v, int ldkv, CuSeqs s, int nh, int nkv,
                           float *dsum, int vec, cudaStream_t st) {
     const size_t smem_kv = mma_cfg<HD>::DKDV_SMEM, smem_q = mma_cfg<HD>::DQ_SMEM;
-    if (!mma_ready((const void *)mma_bwd_dkdv_kernel<HD>, smem_kv) ||
-        !mma_ready((const void *)mma_bwd_dq_kernel<HD>, smem_q))
+    if (!att_tc_ready((const void *)mma_bwd_dkdv_kernel<HD>, smem_kv) ||
+        !att_tc_ready((const void *)mma_bwd_dq_kernel<HD>, smem_q))
         return 0;
     const float scale = 1.0f / sqrtf((float)HD);
     const unsigned ntiles = (unsigned)((s.max_len + 63) / 64);
 
-    const size_t rows = (size_t)s.T * nh; /* (t, h) pairs, one warp each */
-    mma_dsum_kernel<<<cu_blocks(rows * 32, 256), 256, 0, st>>>(dsum, dout, out, rows, HD);
-    CU_LAUNCHED("mma_dsum_kernel");
+    const size_t rows = (size_t)s.T * nh;       /* (t, h) pairs, one warp each */
+    att_dsum(dsum, dout, out, rows, HD, 1, st); /* dP reads dO as bf16 */
 
     mma_bwd_dkdv_kernel<HD>
         <<<dim3(ntiles, (unsigned)nkv, (unsigned)s.n_seqs), MMA_NT, smem_kv, st>>>(
@@ -628,8 +589,8 @@ extern "C" int cu_attention_mma_bwd(float *dq, float *dk, float *dv, int ldd, co
                                     const float *k, const float *v, int ldkv, CuSeqs s, int nh,
                                     int nkv, int hd, float *scratch, cudaStream_t st) {
     if ((hd != 64 && hd != 128) || nkv <= 0 || nh <= 0 || nh % nkv != 0) return 0;
-    const int vec = mma_aligned16(q) && mma_aligned16(k) && mma_aligned16(v) &&
-                    mma_aligned16(dout) && ldq % 4 == 0 && ldkv % 4 == 0;
+    const int vec = att_aligned16(q) && att_aligned16(k) && att_aligned16(v) &&
+                    att_aligned16(dout) && ldq % 4 == 0 && ldkv % 4 == 0;
     if (hd == 64)
         return mma_bwd_launch<64>(dq, dk, dv, ldd, dout, out, lse, q, ldq, k, v, ldkv, s, nh, nkv,
                                   scratch, vec, st);

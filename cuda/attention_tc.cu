@@ -44,7 +44,7 @@
  * Measured on an H200 (nh 12, nkv 2, 8 sequences x 2048, causal; SIMT in
  * brackets): HD 128 forward 1.28 ms (3.42), backward 4.23 ms (13.9); HD 64
  * forward 0.73 ms (1.96), backward 2.69 ms (7.38). */
-#include "cu_ops.h"
+#include "attention_impl.h"
 
 #include <math.h>
 #include <mma.h>
@@ -325,25 +325,6 @@ __global__ void __launch_bounds__(TC_NT, HD == 128 ? 3 : 2)
 
 /* ---- backward ----------------------------------------------------------------- */
 
-/* Dsum[t nh + h] = sum over d of dout[t, h, d] * out[t, h, d]; one warp per (t, h)
- * (as attn_dsum_kernel in attention.cu). */
-__global__ void tc_dsum_kernel(float *__restrict__ dsum, const float *__restrict__ dout,
-                               const float *__restrict__ out, size_t rows, int hd) {
-    const size_t w = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) >> 5;
-    const int lane = threadIdx.x & 31;
-    if (w >= rows) return; /* whole warps leave together */
-    const float *d = dout + w * hd;
-    const float *o = out + w * hd;
-    float sum = 0.0f;
-    /* dO as the tensor cores see it (bf16), so Dsum = rowsum(P * dP) of the dP
-     * the backward computes; out is float32 for the same reason. */
-    for (int e = lane; e < hd; e += 32)
-        sum = fmaf(__bfloat162float(__float2bfloat16_rn(d[e])), o[e], sum);
-#pragma unroll
-    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (lane == 0) dsum[w] = sum;
-}
-
 /* Rows [0, 16) x HD of the fragments acc (through the warp's F tile, 64 columns
  * at a time) into dst rows row0 + i < nvalid (row stride ld): dst = s x (add =
  * false) or dst += s x (add = true). */
@@ -557,31 +538,12 @@ __global__ void __launch_bounds__(TC_NT, 2)
 
 /* ---- host side ------------------------------------------------------------------ */
 
-static int tc_aligned16(const void *p) {
-    return ((uintptr_t)p & 15) == 0;
-}
-
-/* Whether this GPU runs bf16 tensor-core kernels with `bytes` of dynamic shared
- * memory; opts kernel in beyond 48 KB. */
-static int tc_ready(const void *kernel, size_t bytes) {
-    int dev = 0, major = 0, optin = 0;
-    CU_CHECK(cudaGetDevice(&dev));
-    CU_CHECK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev));
-    if (major < 8) return 0;
-    CU_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if ((size_t)optin < bytes) return 0;
-    if (bytes > 48 * 1024)
-        CU_CHECK(
-            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    return 1;
-}
-
 template <int HD>
 static int tc_fwd_launch(float *out, float *lse, const float *q, int ldq, const float *k,
                          const float *v, int ldkv, CuSeqs s, int nh, int nkv, int vec,
                          cudaStream_t st) {
     const size_t smem = tc_cfg<HD>::FWD_SMEM;
-    if (!tc_ready((const void *)tc_fwd_kernel<HD>, smem)) return 0;
+    if (!att_tc_ready((const void *)tc_fwd_kernel<HD>, smem)) return 0;
     dim3 grid((unsigned)((s.max_len + 63) / 64), (unsigned)nh, (unsigned)s.n_seqs);
     tc_fwd_kernel<HD><<<grid, TC_NT, smem, st>>>(out, lse, q, ldq, k, v, ldkv, s.start, nh,
                                                  nh / nkv, TC_LOG2E / sqrtf((float)HD), vec);
@@ -598,7 +560,7 @@ extern "C" int cu_attention_tc_fwd(float *out, float *lse, const float *q, int l
     if ((hd != 64 && hd != 128) || nkv <= 0 || nh <= 0 || nh % nkv != 0) return 0;
     if (((uintptr_t)out & 7) != 0) return 0;
     const int vec =
-        tc_aligned16(q) && tc_aligned16(k) && tc_aligned16(v) && ldq % 4 == 0 && ldkv % 4 == 0;
+        att_aligned16(q) && att_aligned16(k) && att_aligned16(v) && ldq % 4 == 0 && ldkv % 4 == 0;
     if (hd == 64) return tc_fwd_launch<64>(out, lse, q, ldq, k, v, ldkv, s, nh, nkv, vec, st);
     return tc_fwd_launch<128>(out, lse, q, ldq, k, v, ldkv, s, nh, nkv, vec, st);
 }
@@ -609,15 +571,14 @@ static int tc_bwd_launch(float *dq, float *dk, float *dv, int ldd, const float *
                          const float *k, const float *v, int ldkv, CuSeqs s, int nh, int nkv,
                          float *dsum, int vec, cudaStream_t st) {
     const size_t smem_kv = tc_cfg<HD>::DKDV_SMEM, smem_q = tc_cfg<HD>::DQ_SMEM;
-    if (!tc_ready((const void *)tc_bwd_dkdv_kernel<HD>, smem_kv) ||
-        !tc_ready((const void *)tc_bwd_dq_kernel<HD>, smem_q))
+    if (!att_tc_ready((const void *)tc_bwd_dkdv_kernel<HD>, smem_kv) ||
+        !att_tc_ready((const void *)tc_bwd_dq_kernel<HD>, smem_q))
         return 0;
     const float scale = 1.0f / sqrtf((float)HD);
     const unsigned ntiles = (unsigned)((s.max_len + 63) / 64);
 
-    const size_t rows = (size_t)s.T * nh; /* (t, h) pairs, one warp each */
-    tc_dsum_kernel<<<cu_blocks(rows * 32, 256), 256, 0, st>>>(dsum, dout, out, rows, HD);
-    CU_LAUNCHED("tc_dsum_kernel");
+    const size_t rows = (size_t)s.T * nh;       /* (t, h) pairs, one warp each */
+    att_dsum(dsum, dout, out, rows, HD, 1, st); /* dP reads dO as bf16 */
 
     tc_bwd_dkdv_kernel<HD><<<dim3(ntiles, (unsigned)nkv, (unsigned)s.n_seqs), TC_NT, smem_kv, st>>>(
         dk, dv, ldd, dout, lse, dsum, q, ldq, k, v, ldkv, s.start, nh, nh / nkv, scale, vec);
@@ -636,8 +597,8 @@ extern "C" int cu_attention_tc_bwd(float *dq, float *dk, float *dv, int ldd, con
                                    const float *k, const float *v, int ldkv, CuSeqs s, int nh,
                                    int nkv, int hd, float *scratch, cudaStream_t st) {
     if ((hd != 64 && hd != 128) || nkv <= 0 || nh <= 0 || nh % nkv != 0) return 0;
-    const int vec = tc_aligned16(q) && tc_aligned16(k) && tc_aligned16(v) && tc_aligned16(dout) &&
-                    ldq % 4 == 0 && ldkv % 4 == 0;
+    const int vec = att_aligned16(q) && att_aligned16(k) && att_aligned16(v) &&
+                    att_aligned16(dout) && ldq % 4 == 0 && ldkv % 4 == 0;
     if (hd == 64)
         return tc_bwd_launch<64>(dq, dk, dv, ldd, dout, out, lse, q, ldq, k, v, ldkv, s, nh, nkv,
                                  scratch, vec, st);

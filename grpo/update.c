@@ -2,7 +2,7 @@
  * active completions, each shuffled and split into M minibatches, one AdamW
  * step per minibatch, gradients accumulated over micro-batches of at most
  * --micro-batch-tokens tokens so memory stays bounded. The model computes on
- * the CPU or, with --device cuda, on the GPU (Dev below). */
+ * the CPU or, with --device cuda, on the GPU (trainer.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +12,18 @@
 #include "safetensors.h"
 #include "sample.h"
 #include "stage.h"
+#include "trainer.h"
 
 /* A batch of rollouts: each sequence is the prompt and the completion but its
  * last token; the targets are the completion's tokens. */
 typedef struct {
     int *tok, *tgt, *start;
-    float *dlogp, *logp; /* logp: where the GPU's log-probs land */
+    float *dlogp;
     int cap_T, cap_S;
 } Pack;
 
 static void pack_free(Pack *p) {
-    free(p->tok), free(p->tgt), free(p->start), free(p->dlogp), free(p->logp);
+    free(p->tok), free(p->tgt), free(p->start), free(p->dlogp);
 }
 
 static void pack(Pack *p, const GStep *s, const int *idx, int n, R1Batch *b) {
@@ -32,9 +33,8 @@ static void pack(Pack *p, const GStep *s, const int *idx, int n, R1Batch *b) {
         p->cap_T = T;
         p->tok = r1_xrealloc(p->tok, sizeof(int) * (size_t)T);
         p->tgt = r1_xrealloc(p->tgt, sizeof(int) * (size_t)T);
-        free(p->dlogp), free(p->logp);
+        free(p->dlogp);
         p->dlogp = r1_falloc((size_t)T);
-        p->logp = r1_falloc((size_t)T);
     }
     if (n + 1 > p->cap_S)
         p->start = r1_xrealloc(p->start, sizeof(int) * (size_t)(p->cap_S = n + 1));
@@ -65,117 +65,30 @@ static int micro_count(const GStep *s, const int *idx, int n, long budget) {
     return k;
 }
 
-/* Summed entropy of the softmax of the head's rows (each row's log-sum-exp in
- * lse_h), in parallel over rows: it is a metric, so a per-row float exp does. */
-static double head_entropy(const R1Acts *a, int V, float s) {
-    double total = 0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-    for (int r = 0; r < a->n_head; r++) {
-        const float *z = a->logits + (size_t)r * V;
-        float lse = a->lse_h[r];
-        double h = lse;
-        for (int j = 0; j < V; j++) h -= (double)(expf(s * z[j] - lse) * s * z[j]);
-        total += h;
-    }
-    return total;
-}
-
-/* ---- the device: each call that differs between the CPU and the GPU ---------- */
-
-/* The model and where it computes: on the CPU (gpu NULL: m and its
- * activations, gradients in m->grads) or on the GPU (gpu: its upload of m,
- * which keeps its own weights, gradients and AdamW moments). */
-typedef struct {
-    R1Model *m;
-    R1Gpu *gpu;
-    R1Acts acts; /* the CPU's */
-} Dev;
-
-static void dev_init(Dev *d, R1Model *m, R1Gpu *gpu) {
-    d->m = m, d->gpu = gpu;
-    r1_acts_init(&d->acts);
-}
-
-/* Forward of b: *logp is each token's log-probability (read where there is a
- * target; the GPU's land in buf [b->n_tokens]); entropy (NULL: not wanted)
- * gains the summed entropy of the rows with a target, every one a completion
- * token. */
-static int dev_forward(Dev *d, const R1Batch *b, float *buf, const float **logp, double *entropy,
-                       R1Err *err) {
-    if (d->gpu) {
-        float loss;
-        double h = 0;
-        if (r1_gpu_forward(d->gpu, b, buf, &loss, entropy ? &h : NULL, err)) return -1;
-        if (entropy) *entropy += h;
-        *logp = buf;
-        return 0;
-    }
-    r1_model_forward(d->m, &d->acts, b);
-    if (entropy) *entropy += head_entropy(&d->acts, d->m->cfg.vocab, 1.0f / b->temperature);
-    *logp = d->acts.logp;
-    return 0;
-}
-
-/* After dev_forward of b: accumulates the gradients of sum_t dlogp[t] logp[t]. */
-static int dev_backward(Dev *d, const R1Batch *b, const float *dlogp, R1Err *err) {
-    if (d->gpu) return r1_gpu_backward(d->gpu, b, dlogp, err);
-    r1_model_backward(d->m, &d->acts, b, dlogp);
-    return 0;
-}
-
-static void dev_zero_grad(Dev *d) {
-    if (d->gpu)
-        r1_gpu_zero_grad(d->gpu);
-    else
-        r1_model_zero_grad(d->m);
-}
-
-static double dev_clip_grad_norm(Dev *d, double max_norm) {
-    if (d->gpu) return r1_gpu_clip_grad_norm(d->gpu, max_norm);
-    return r1_clip_grad_norm(d->m->grads, d->m->table.total, max_norm);
-}
-
-static void dev_adamw_step(Dev *d, R1AdamW *opt, float lr) {
-    if (d->gpu)
-        r1_gpu_adamw_step(d->gpu, opt, lr);
-    else
-        r1_adamw_step(opt, d->m->params, d->m->grads, lr);
-}
-
-/* The gradients into m->grads (already there on the CPU), for the dump. */
-static void dev_grads_to_host(Dev *d) {
-    if (d->gpu) r1_gpu_get_state(d->gpu, NULL, d->m->grads, NULL);
-}
-
-static void dev_free(Dev *d) {
-    r1_acts_free(&d->acts);
-}
-
 /* ---- the reference ------------------------------------------------------------ */
 
 int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, GStep *s, long micro_tokens, R1Err *err) {
     int *idx = r1_xmalloc(sizeof(int) * (size_t)s->n), n = 0;
     for (int i = 0; i < s->n; i++)
         if (s->r[i].active) idx[n++] = i;
-    Dev d;
-    dev_init(&d, ref, gpu);
+    R1Trainer d;
+    r1_trainer_init(&d, ref, gpu);
     Pack p = {0};
     int rc = 0;
     for (int at = 0; rc == 0 && at < n;) {
         int k = micro_count(s, idx + at, n - at, micro_tokens);
         R1Batch b;
-        const float *logp;
         pack(&p, s, idx + at, k, &b);
-        if ((rc = dev_forward(&d, &b, p.logp, &logp, NULL, err))) break;
+        if ((rc = r1_trainer_forward(&d, &b, NULL, err))) break;
         for (int i = 0; i < k; i++) {
             GRollout *r = &s->r[idx[at + i]];
             r->ref = r1_falloc((size_t)r->nc);
-            for (int j = 0; j < r->nc; j++) r->ref[j] = logp[p.start[i] + r->np - 1 + j];
+            for (int j = 0; j < r->nc; j++) r->ref[j] = d.logp[p.start[i] + r->np - 1 + j];
         }
         at += k;
     }
     pack_free(&p);
-    dev_free(&d);
+    r1_trainer_free(&d);
     free(idx);
     return rc;
 }
@@ -190,12 +103,13 @@ typedef struct {
 } Acc;
 
 /* One micro-batch: forward, the per-token loss and its derivative, backward. */
-static int micro(Dev *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int *idx, int k,
+static int micro(R1Trainer *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int *idx, int k,
                  int mb_completions, long mb_tokens, Acc *acc, R1Err *err) {
     R1Batch b;
-    const float *lp;
     pack(p, s, idx, k, &b);
-    if (dev_forward(d, &b, p->logp, &lp, &acc->entropy, err)) return -1;
+    if (r1_trainer_forward(d, &b, &acc->entropy, err))
+        return -1; /* every head row: a completion token */
+    const float *lp = d->logp;
     R1GrpoClip clip = {ga->eps, ga->eps_high, ga->beta};
     for (int i = 0; i < k; i++) {
         const GRollout *r = &s->r[idx[i]];
@@ -213,7 +127,7 @@ static int micro(Dev *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int 
             if (acc->logp) acc->logp[acc->n_logp++] = (float)logp;
         }
     }
-    return dev_backward(d, &b, p->dlogp, err);
+    return r1_trainer_backward(d, &b, p->dlogp, err);
 }
 
 /* loss [1], advantages [n rollouts], logp [first minibatch's tokens], grad.<name>. */
@@ -242,11 +156,11 @@ static int *shuffled(const GrpoArgs *a, const GStep *s, long it) {
 }
 
 /* One minibatch's gradients (accumulated over micro-batches) and its loss. */
-static int minibatch(Dev *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int *idx, int n,
-                     Acc *acc, double *loss, R1Err *err) {
+static int minibatch(R1Trainer *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int *idx,
+                     int n, Acc *acc, double *loss, R1Err *err) {
     long tokens = 0;
     for (int i = 0; i < n; i++) tokens += s->r[idx[i]].nc;
-    dev_zero_grad(d);
+    r1_trainer_zero_grad(d);
     double before = acc->loss;
     int rc = 0;
     for (int at = 0; rc == 0 && at < n;) {
@@ -262,8 +176,8 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
                 R1Err *err) {
     memset(out, 0, sizeof *out);
     if (!gpu || a->dry_run) r1_model_alloc_grads(m); /* on the GPU: only to dump them */
-    Dev d;
-    dev_init(&d, m, gpu);
+    R1Trainer d;
+    r1_trainer_init(&d, m, gpu);
     Pack p = {0};
     Acc acc = {0};
     if (a->dry_run) acc.logp = r1_falloc((size_t)s->active_tokens + 1);
@@ -276,7 +190,7 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
             if (hi == lo) continue;
             double loss;
             if ((rc = minibatch(&d, &p, a, s, idx + lo, hi - lo, &acc, &loss, err))) break;
-            double norm = dev_clip_grad_norm(&d, a->max_grad_norm);
+            double norm = r1_trainer_clip_grad_norm(&d, a->max_grad_norm);
             if (!isfinite(loss) || !isfinite(norm)) {
                 rc = r1_seterr(err,
                                "step %ld, iteration %ld, minibatch %d: the %s is not finite "
@@ -288,12 +202,12 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
             }
             loss_sum += loss, norm_sum += norm, out->updates++;
             if (a->dry_run) {
-                dev_grads_to_host(&d);
+                r1_trainer_to_host(&d, 1, NULL);
                 rc = dump(m, s, &acc, loss, a->dump, err);
                 it = a->iterations; /* the first minibatch only */
                 break;
             }
-            dev_adamw_step(&d, opt, (float)a->lr);
+            r1_trainer_adamw_step(&d, opt, (float)a->lr);
         }
         free(idx);
     }
@@ -308,6 +222,6 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
     out->update_seconds = secs;
     free(acc.logp);
     pack_free(&p);
-    dev_free(&d);
+    r1_trainer_free(&d);
     return rc;
 }

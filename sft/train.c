@@ -1,7 +1,7 @@
 /* train.c - the SFT loop: one AdamW step per planned batch (mean cross-entropy
  * over the batch's target tokens), checkpoints with the data position, exact
  * resumption, eval loss and metrics. The model trains on the CPU or, with
- * --device cuda, on the GPU (Dev below). */
+ * --device cuda, on the GPU (trainer.h). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "progress.h"
 #include "safetensors.h"
 #include "stage.h"
+#include "trainer.h"
 
 typedef struct {
     int *tok, *tgt, *start;
@@ -54,97 +55,29 @@ static int fit(const SftData *d, const int *idx, int n, long budget) {
     return k;
 }
 
-/* ---- the device: each call that differs between the CPU and the GPU ---------- */
-
-/* The model and where it trains: on the CPU (gpu NULL: m and its activations,
- * gradients in m->grads) or on the GPU (gpu: its upload of m, which keeps its
- * own weights, gradients and AdamW moments). After a forward, loss, n_targets
- * and logp describe its batch: the mean cross-entropy over the targets, their
- * count and each token's log-probability (read where there is a target). */
-typedef struct {
-    R1Model *m;
-    R1Gpu *gpu;
-    R1Acts acts; /* the CPU's */
-    float *buf;  /* the GPU's log-probs [cap] */
-    int cap;
-    float loss;
-    int n_targets;
-    const float *logp;
-} Dev;
+/* ---- the device ------------------------------------------------------------------ */
 
 /* With --device cuda, m goes to the GPU (a device that cannot be used is an
- * error, before the run writes anything). */
-static int dev_open(Dev *d, const SftArgs *a, R1Model *m, R1Err *err) {
-    memset(d, 0, sizeof *d);
-    d->m = m;
-    r1_acts_init(&d->acts);
-    if (a->device == R1_DEVICE_CUDA && !(d->gpu = r1_gpu_new(m, 1, err))) return -1;
-    if (!d->gpu || a->dry_run) r1_model_alloc_grads(m); /* on the GPU, for the dump only */
+ * error, before the run writes anything); the trainer (trainer.h) then runs
+ * every pass where the model is. */
+static int dev_open(R1Trainer *t, const SftArgs *a, R1Model *m, R1Err *err) {
+    R1Gpu *gpu = NULL;
+    r1_trainer_init(t, m, NULL);
+    if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(m, 1, err))) return -1;
+    t->gpu = gpu;
+    if (!gpu || a->dry_run) r1_model_alloc_grads(m); /* on the GPU, for the dump only */
     return 0;
 }
 
-static void dev_close(Dev *d) {
-    if (d->gpu) r1_gpu_free(d->gpu);
-    r1_acts_free(&d->acts);
-    free(d->buf);
-    memset(d, 0, sizeof *d);
-}
-
-static int dev_forward(Dev *d, const R1Batch *b, R1Err *err) {
-    if (!d->gpu) {
-        r1_model_forward(d->m, &d->acts, b);
-        d->loss = d->acts.loss, d->n_targets = d->acts.n_targets, d->logp = d->acts.logp;
-        return 0;
-    }
-    if (b->n_tokens > d->cap)
-        d->buf = r1_xrealloc(d->buf, sizeof(float) * (size_t)(d->cap = b->n_tokens));
-    d->n_targets = 0;
-    for (int t = 0; t < b->n_tokens; t++) d->n_targets += b->targets[t] >= 0;
-    d->logp = d->buf;
-    return r1_gpu_forward(d->gpu, b, d->buf, &d->loss, NULL, err);
-}
-
-/* After dev_forward of b: accumulates the gradients of sum_t dlogp[t] logp[t]. */
-static int dev_backward(Dev *d, const R1Batch *b, const float *dlogp, R1Err *err) {
-    if (d->gpu) return r1_gpu_backward(d->gpu, b, dlogp, err);
-    r1_model_backward(d->m, &d->acts, b, dlogp);
-    return 0;
-}
-
-static void dev_zero_grad(Dev *d) {
-    if (d->gpu)
-        r1_gpu_zero_grad(d->gpu);
-    else
-        r1_model_zero_grad(d->m);
-}
-
-static double dev_clip_grad_norm(Dev *d, double max_norm) {
-    if (d->gpu) return r1_gpu_clip_grad_norm(d->gpu, max_norm);
-    return r1_clip_grad_norm(d->m->grads, d->m->table.total, max_norm);
-}
-
-static void dev_adamw_step(Dev *d, R1AdamW *opt, float lr) {
-    if (d->gpu)
-        r1_gpu_adamw_step(d->gpu, opt, lr);
-    else
-        r1_adamw_step(opt, d->m->params, d->m->grads, lr);
-}
-
-/* The weights and AdamW moments into m and opt, for the checkpoint (already
- * there on the CPU). */
-static void dev_state_to_host(Dev *d, R1AdamW *opt) {
-    if (d->gpu) r1_gpu_get_state(d->gpu, d->m, NULL, opt);
-}
-
-/* The gradients into m->grads (already there on the CPU), for the dump. */
-static void dev_grads_to_host(Dev *d) {
-    if (d->gpu) r1_gpu_get_state(d->gpu, NULL, d->m->grads, NULL);
+static void dev_close(R1Trainer *t) {
+    r1_gpu_free(t->gpu);
+    r1_trainer_free(t);
 }
 
 /* ---- the run ------------------------------------------------------------------- */
 
 /* Mean cross-entropy over the held-out samples' targets (NAN: none). */
-static int eval_loss(Dev *dev, Batch *b, const SftArgs *args, const SftData *d, double *loss,
+static int eval_loss(R1Trainer *dev, Batch *b, const SftArgs *args, const SftData *d, double *loss,
                      R1Err *err) {
     double sum = 0;
     long n = 0;
@@ -155,7 +88,7 @@ static int eval_loss(Dev *dev, Batch *b, const SftArgs *args, const SftData *d, 
         int j = at + fit(d, idx + at, k - at, args->micro_tokens); /* memory, as training */
         R1Batch rb;
         make_batch(b, d, idx + at, j - at, &rb);
-        if ((rc = dev_forward(dev, &rb, err))) break;
+        if ((rc = r1_trainer_forward(dev, &rb, NULL, err))) break;
         sum += (double)dev->loss * dev->n_targets, n += dev->n_targets;
         at = j;
     }
@@ -256,7 +189,7 @@ static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt
 
 /* loss [1], sample_ids [n], sample_loss [n] (mean CE of each sample's targets)
  * and grad.<name> of the first batch. */
-static int dump(const SftArgs *a, const Dev *dev, const SftData *d, const int *idx, int n,
+static int dump(const SftArgs *a, const R1Trainer *dev, const SftData *d, const int *idx, int n,
                 const R1Batch *b, R1Err *err) {
     float loss = dev->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
     for (int i = 0; i < n; i++) {
@@ -286,20 +219,23 @@ typedef struct {
  * target count, so the sum is the whole batch's gradient), and its loss. *rb
  * is the last micro-batch (the whole batch when it fits in one, as --dry-run
  * needs). */
-static int batch_gradients(Dev *dev, Batch *b, const SftArgs *a, const SftData *d, const int *idx,
-                           int n, R1Batch *rb, long *n_tokens, double *loss, R1Err *err) {
+static int batch_gradients(R1Trainer *dev, Batch *b, const SftArgs *a, const SftData *d,
+                           const int *idx, int n, R1Batch *rb, long *n_tokens, double *loss,
+                           R1Err *err) {
     long targets = 0;
     for (int i = 0; i < n; i++) targets += d->s[idx[i]].n_targets;
     long micro = a->dry_run ? LONG_MAX : a->micro_tokens;
     int rc = 0;
     *loss = 0;
-    dev_zero_grad(dev);
+    r1_trainer_zero_grad(dev);
     for (int at = 0; rc == 0 && at < n;) {
         int k = fit(d, idx + at, n - at, micro);
         make_batch(b, d, idx + at, k, rb);
         for (int t = 0; t < rb->n_tokens; t++)
             b->dlogp[t] = rb->targets[t] >= 0 ? -1.0f / (float)targets : 0.0f;
-        if ((rc = dev_forward(dev, rb, err)) || (rc = dev_backward(dev, rb, b->dlogp, err))) break;
+        if ((rc = r1_trainer_forward(dev, rb, NULL, err)) ||
+            (rc = r1_trainer_backward(dev, rb, b->dlogp, err)))
+            break;
         *loss += (double)dev->loss * dev->n_targets / (double)targets;
         *n_tokens += rb->n_tokens;
         at += k;
@@ -337,7 +273,7 @@ static void report(const SftArgs *a, const SftData *d, long total, long tokens, 
 /* Steps `step` .. the plan's end: each batch's gradients, clipping, the AdamW
  * step, metrics, eval loss and checkpoints (with --dry-run: the first batch's
  * dump instead). */
-static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const SftData *d,
+static int run_steps(const SftArgs *a, R1Db *db, R1Trainer *dev, R1AdamW *opt, const SftData *d,
                      const SftPlan *p, long step, R1Err *err) {
     long total = p->n_batches;
     R1Schedule sched = {(R1SchedKind)r1_schedule_parse(a->schedule), a->lr, a->warmup, total,
@@ -358,7 +294,7 @@ static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const S
         long n_tokens = 0;
         double loss;
         if ((rc = batch_gradients(dev, &b, a, d, idx, n, &rb, &n_tokens, &loss, err))) break;
-        double norm = dev_clip_grad_norm(dev, a->max_grad_norm);
+        double norm = r1_trainer_clip_grad_norm(dev, a->max_grad_norm);
         if (!isfinite(loss) || !isfinite(norm)) {
             rc = r1_seterr(err,
                            "step %ld: the loss (%g) or gradient norm (%g) is not finite; "
@@ -367,7 +303,7 @@ static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const S
             break;
         }
         if (a->dry_run) {
-            dev_grads_to_host(dev);
+            r1_trainer_to_host(dev, 1, NULL);
             rc = dump(a, dev, d, idx, n, &rb, err);
             if (rc == 0 && !a->quiet)
                 printf("dry run: batch 1 of %ld, %d samples, %d tokens, loss %.6f\n", total, n,
@@ -375,7 +311,7 @@ static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const S
             break;
         }
         double lr = r1_schedule_lr(&sched, step);
-        dev_adamw_step(dev, opt, (float)lr);
+        r1_trainer_adamw_step(dev, opt, (float)lr);
         w.loss += loss, w.norm += norm, w.tokens += n_tokens, w.steps++;
         last_loss = loss;
         tokens_all += n_tokens;
@@ -391,7 +327,7 @@ static int run_steps(const SftArgs *a, R1Db *db, Dev *dev, R1AdamW *opt, const S
             w = (Window){0, 0, 0, 0, now};
         }
         if (rc == 0 && ckpt) {
-            dev_state_to_host(dev, opt);
+            r1_trainer_to_host(dev, 0, opt);
             rc = save(a, db, dev->m, opt, step + 1, total, d, err);
         }
     }
@@ -408,7 +344,7 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
     R1AdamW opt;
     r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
     long step = a->dry_run ? 0 : resume_point(a, m, &opt, p->n_batches, d, err);
-    Dev dev = {0};
+    R1Trainer dev = {0};
     /* the GPU after the resumed weights, before anything is written */
     int rc = step < 0 ? -1 : dev_open(&dev, a, m, err);
     if (rc == 0 && step > 0) rc = forget_after(a, db, step, err);
