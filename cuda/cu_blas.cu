@@ -42,8 +42,8 @@ void cu_blas_init(CuBlas *b, cudaStream_t st) {
     if (!b->plans) r1_cu_fail("cu_blas_init", "out of host memory", __FILE__, __LINE__);
 }
 
-void cu_blas_free(CuBlas *b) {
-    if (!b->plans) return;
+/* Destroys every plan of the table. */
+static void plans_drop(CuBlas *b) {
     for (int i = 0; i < CU_BLAS_PLANS; i++) {
         CuPlan *p = &b->plans[i];
         if (!p->used) continue;
@@ -51,7 +51,14 @@ void cu_blas_free(CuBlas *b) {
         cublasLtMatrixLayoutDestroy(p->b);
         cublasLtMatrixLayoutDestroy(p->c);
         cublasLtMatmulDescDestroy(p->op);
+        p->used = 0;
     }
+    b->n_plans = 0;
+}
+
+void cu_blas_free(CuBlas *b) {
+    if (!b->plans) return;
+    plans_drop(b);
     free(b->plans);
     cudaFree(b->ws);
     cublasLtDestroy(b->lt);
@@ -128,17 +135,7 @@ static CuPlan *plan_get(CuBlas *b, const PlanKey *k, const char *shape) {
         }
     }
     /* Many shapes (decoding with every batch size): drop them all and rebuild. */
-    CuBlas keep = *b;
-    for (int i = 0; i < CU_BLAS_PLANS; i++) {
-        CuPlan *p = &keep.plans[i];
-        if (!p->used) continue;
-        cublasLtMatrixLayoutDestroy(p->a);
-        cublasLtMatrixLayoutDestroy(p->b);
-        cublasLtMatrixLayoutDestroy(p->c);
-        cublasLtMatmulDescDestroy(p->op);
-        p->used = 0;
-    }
-    b->n_plans = 0;
+    plans_drop(b);
     CuPlan *p = &b->plans[h];
     plan_make(b, p, k, shape);
     b->n_plans = 1;

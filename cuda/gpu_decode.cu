@@ -32,7 +32,15 @@ struct R1GpuDec {
      * uploaded before each replay, so one graph serves every step of that n. */
     int use_graphs;
     cudaGraphExec_t *graphs; /* [n_slots + 1] */
+    size_t bytes;            /* device memory of the buffers above */
 };
+
+/* Device memory counted in the model's total and in the decoder's own, which
+ * r1_gpu_dec_free gives back. */
+static void *dec_alloc(R1GpuDec *k, size_t bytes) {
+    k->bytes += bytes;
+    return gpu_alloc(k->g, bytes);
+}
 
 extern "C" R1GpuDec *r1_gpu_dec_new(R1Gpu *g, int n_slots, int n_prefix, int max_prompt,
                                     int max_new, R1Err *err) {
@@ -46,25 +54,25 @@ extern "C" R1GpuDec *r1_gpu_dec_new(R1Gpu *g, int n_slots, int n_prefix, int max
     k->max_prompt = max_prompt, k->max_new = max_new;
     k->layer_rows = (size_t)n_prefix * max_prompt + (size_t)n_slots * max_new;
     size_t cache = (size_t)d->L * k->layer_rows * d->KVd;
-    k->kc = (bf16 *)gpu_alloc(g, sizeof(bf16) * cache);
-    k->vc = (bf16 *)gpu_alloc(g, sizeof(bf16) * cache);
+    k->kc = (bf16 *)dec_alloc(k, sizeof(bf16) * cache);
+    k->vc = (bf16 *)dec_alloc(k, sizeof(bf16) * cache);
     k->prefix_len = (int *)calloc((size_t)n_prefix, sizeof(int));
     k->slot_len = (int *)calloc((size_t)n_slots, sizeof(int));
     size_t n = (size_t)n_slots;
-    k->x = (float *)gpu_alloc(g, sizeof(float) * n * d->C);
-    k->qkv = (float *)gpu_alloc(g, sizeof(float) * n * d->QKV);
-    k->rstd = (float *)gpu_alloc(g, sizeof(float) * n);
-    k->xn = (bf16 *)gpu_alloc(g, sizeof(bf16) * n * d->C);
-    k->att = (bf16 *)gpu_alloc(g, sizeof(bf16) * n * d->Hd);
-    k->gu = (bf16 *)gpu_alloc(g, sizeof(bf16) * n * 2 * d->I);
-    k->act = (bf16 *)gpu_alloc(g, sizeof(bf16) * n * d->I);
-    k->logits = (float *)gpu_alloc(g, sizeof(float) * (size_t)(n_prefix + n_slots) * d->V);
-    k->tmp_logits = (float *)gpu_alloc(g, sizeof(float) * (size_t)n_prefix * d->V);
-    k->d_ints = (int *)gpu_alloc(g, sizeof(int) * 8 * n);
+    k->x = (float *)dec_alloc(k, sizeof(float) * n * d->C);
+    k->qkv = (float *)dec_alloc(k, sizeof(float) * n * d->QKV);
+    k->rstd = (float *)dec_alloc(k, sizeof(float) * n);
+    k->xn = (bf16 *)dec_alloc(k, sizeof(bf16) * n * d->C);
+    k->att = (bf16 *)dec_alloc(k, sizeof(bf16) * n * d->Hd);
+    k->gu = (bf16 *)dec_alloc(k, sizeof(bf16) * n * 2 * d->I);
+    k->act = (bf16 *)dec_alloc(k, sizeof(bf16) * n * d->I);
+    k->logits = (float *)dec_alloc(k, sizeof(float) * (size_t)(n_prefix + n_slots) * d->V);
+    k->tmp_logits = (float *)dec_alloc(k, sizeof(float) * (size_t)n_prefix * d->V);
+    k->d_ints = (int *)dec_alloc(k, sizeof(int) * 8 * n);
     k->h_ints = (int *)malloc(sizeof(int) * 8 * n);
-    k->d_u = (float *)gpu_alloc(g, sizeof(float) * n);
-    k->d_lp = (float *)gpu_alloc(g, sizeof(float) * n);
-    k->d_ids = (int *)gpu_alloc(g, sizeof(int) * n);
+    k->d_u = (float *)dec_alloc(k, sizeof(float) * n);
+    k->d_lp = (float *)dec_alloc(k, sizeof(float) * n);
+    k->d_ids = (int *)dec_alloc(k, sizeof(int) * n);
     k->h_u = (float *)malloc(sizeof(float) * n);
     /* R1_CUDA_SYNC=1 synchronises after each launch, which a capture forbids:
      * that debugging mode, and R1_CUDA_GRAPHS=0, launch eagerly. */
@@ -82,6 +90,7 @@ extern "C" void r1_gpu_dec_free(R1GpuDec *k) {
                     k->d_u, k->d_lp, k->d_ids, k->d_rows};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) CU_CHECK(cudaFree(bufs[i]));
+    k->g->bytes -= k->bytes;
     for (int n = 0; n <= k->n_slots; n++)
         if (k->graphs[n]) CU_CHECK(cudaGraphExecDestroy(k->graphs[n]));
     free(k->graphs);
@@ -121,8 +130,12 @@ extern "C" void r1_gpu_dec_prefill(R1GpuDec *k, int n, const int *prefix, const 
     b.n_seqs = n, b.n_tokens = T, b.tokens = tokens, b.seq_start = start;
     gpu_forward_layers(g, &b);
     if (T > k->cap_rows) {
-        if (k->d_rows) CU_CHECK(cudaFree(k->d_rows));
-        k->d_rows = (int *)gpu_alloc(g, sizeof(int) * (size_t)T);
+        if (k->d_rows) {
+            CU_CHECK(cudaFree(k->d_rows));
+            k->bytes -= sizeof(int) * (size_t)k->cap_rows;
+            g->bytes -= sizeof(int) * (size_t)k->cap_rows;
+        }
+        k->d_rows = (int *)dec_alloc(k, sizeof(int) * (size_t)T);
         k->cap_rows = T;
     }
     CU_CHECK(cudaMemcpyAsync(k->d_rows, rows, sizeof(int) * T, cudaMemcpyHostToDevice, g->st));

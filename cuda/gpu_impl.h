@@ -19,9 +19,9 @@ typedef struct {
     int C, L, H, KV, hd, QKV, I, V, Hd, KVd;
 } GpuDims;
 
-/* Activations of one batch (device), sized for cap_T tokens and cap_n head rows. */
+/* Activations of one batch (device), sized for cap_T tokens (and as many head rows). */
 typedef struct {
-    int cap_T, cap_n, cap_seqs;
+    int cap_T, cap_seqs;
     float *resid;         /* [(L + 1), T, C] */
     bf16 *ln1, *ln2;      /* [L, T, C] */
     float *mid;           /* [L, T, C] */
@@ -44,6 +44,7 @@ typedef struct {
     float *scratch; /* rmsnorm / attention backward */
     size_t scratch_floats;
     int *emb_order, *emb_uniq, *emb_ustart; /* embedding backward plan [T], [T], [T + 1] */
+    size_t bytes;                           /* device memory of the buffers above */
 } GpuActs;
 
 struct R1Gpu {
@@ -57,12 +58,11 @@ struct R1Gpu {
     CuBlas blas;
     bf16 *w16;                    /* [total] the weights the products read */
     float *w32, *g32, *m32, *v32; /* train: master weights, gradients, moments */
-    int moments_on_gpu;
-    float *rope_cos, *rope_sin; /* [max_pos, hd / 2] */
-    int vchunk;                 /* vocabulary columns per chunk of the output layer */
-    float *chunk;               /* [cap_n, vchunk] logits of one chunk */
-    bf16 *dchunk;               /* [cap_n, vchunk] */
-    size_t chunk_cap;           /* floats in chunk */
+    float *rope_cos, *rope_sin;   /* [max_pos, hd / 2] */
+    int vchunk;                   /* vocabulary columns per chunk of the output layer */
+    float *chunk;                 /* [n, vchunk] logits of one chunk of n head rows */
+    bf16 *dchunk;                 /* [n, vchunk] */
+    size_t chunk_cap;             /* floats in chunk */
     double *sumsq, *sumsq_scratch;
     size_t sumsq_scratch_n;
     GpuActs a;
@@ -72,7 +72,7 @@ struct R1Gpu {
     int *h_head_rows; /* host copies [cap_T] */
     int *h_tgt_h;
     float *h_buf; /* host [cap_T] */
-    size_t bytes; /* device memory allocated */
+    size_t bytes; /* device memory allocated and not yet freed */
 };
 
 /* Device allocation counted in g->bytes. */

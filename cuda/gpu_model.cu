@@ -110,6 +110,16 @@ extern "C" R1Gpu *r1_gpu_new(const R1Model *m, int train, R1Err *err) {
     return g;
 }
 
+/* The output layer's chunk buffers (re-made at the next forward). */
+static void chunk_free(R1Gpu *g) {
+    if (!g->chunk) return;
+    CU_CHECK(cudaStreamSynchronize(g->st));
+    CU_CHECK(cudaFree(g->chunk));
+    CU_CHECK(cudaFree(g->dchunk));
+    g->bytes -= g->chunk_cap * (sizeof(float) + sizeof(bf16));
+    g->chunk = NULL, g->dchunk = NULL, g->chunk_cap = 0;
+}
+
 static void acts_free(R1Gpu *g) {
     GpuActs *a = &g->a;
     void *bufs[] = {a->resid,     a->ln1,    a->ln2,     a->mid,       a->rstd1,     a->rstd2,
@@ -118,13 +128,13 @@ static void acts_free(R1Gpu *g) {
                     a->head_rows, a->tgt_h,  a->lnf_h,   a->mx,        a->se,        a->sy,
                     a->zt,        a->lse_h,  a->logp_h,  a->ent_h,     a->dlogp_h,   a->d_res,
                     a->d_ln,      a->d_qkv,  a->d_att,   a->d_act,     a->d_lnf_h,   a->d_res16,
-                    a->d_qkv16,   a->d_gu16, a->scratch, a->emb_order, a->emb_uniq,  a->emb_ustart,
-                    g->chunk,     g->dchunk};
+                    a->d_qkv16,   a->d_gu16, a->scratch, a->emb_order, a->emb_uniq,  a->emb_ustart};
     CU_CHECK(cudaStreamSynchronize(g->st));
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) CU_CHECK(cudaFree(bufs[i]));
+    g->bytes -= a->bytes;
     memset(a, 0, sizeof *a);
-    g->chunk = NULL, g->dchunk = NULL, g->chunk_cap = 0;
+    chunk_free(g);
     free(g->h_head_rows), free(g->h_tgt_h), free(g->h_buf);
     g->h_head_rows = g->h_tgt_h = NULL, g->h_buf = NULL;
 }
@@ -148,17 +158,15 @@ extern "C" size_t r1_gpu_bytes(const R1Gpu *g) {
 
 extern "C" void r1_gpu_set_vocab_chunk(R1Gpu *g, int cols) {
     g->vchunk = cols > 0 ? cols : 0;
-    if (g->chunk) { /* re-sized at the next forward */
-        CU_CHECK(cudaStreamSynchronize(g->st));
-        CU_CHECK(cudaFree(g->chunk));
-        CU_CHECK(cudaFree(g->dchunk));
-        g->chunk = NULL, g->dchunk = NULL, g->chunk_cap = 0;
-    }
+    chunk_free(g);
 }
 
 /* ---- activations ------------------------------------------------------------- */
 
-#define ALLOC(ptr, type, n) (ptr) = (type *)gpu_alloc(g, sizeof(type) * (size_t)(n))
+/* Counted in a->bytes too, so acts_free gives them back to g->bytes. */
+#define ALLOC(ptr, type, n)                                                                        \
+    ((ptr) = (type *)gpu_alloc(g, sizeof(type) * (size_t)(n)),                                     \
+     a->bytes += sizeof(type) * (size_t)(n))
 
 static void acts_reserve(R1Gpu *g, int T, int n_seqs) {
     GpuActs *a = &g->a;
@@ -167,7 +175,7 @@ static void acts_reserve(R1Gpu *g, int T, int n_seqs) {
     acts_free(g);
     const GpuDims *d = &g->d;
     size_t t = (size_t)cap_T, L = (size_t)d->L;
-    a->cap_T = a->cap_n = cap_T, a->cap_seqs = cap_s;
+    a->cap_T = cap_T, a->cap_seqs = cap_s;
     ALLOC(a->resid, float, (L + 1) * t * d->C);
     ALLOC(a->ln1, bf16, L * t * d->C);
     ALLOC(a->ln2, bf16, L * t * d->C);
@@ -223,13 +231,9 @@ static int chunk_cols(R1Gpu *g, int n) {
         vc = (int)(cols < 128 ? 128 : cols);
     }
     if (vc > V) vc = V;
-    size_t need = (size_t)g->a.cap_n * (size_t)vc;
+    size_t need = (size_t)n * (size_t)vc; /* this call's rows only: ~256 MB when automatic */
     if (need > g->chunk_cap) {
-        if (g->chunk) {
-            CU_CHECK(cudaStreamSynchronize(g->st));
-            CU_CHECK(cudaFree(g->chunk));
-            CU_CHECK(cudaFree(g->dchunk));
-        }
+        chunk_free(g);
         g->chunk = (float *)gpu_alloc(g, sizeof(float) * need);
         g->dchunk = (bf16 *)gpu_alloc(g, sizeof(bf16) * need);
         g->chunk_cap = need;
@@ -338,20 +342,23 @@ extern "C" int r1_gpu_forward(R1Gpu *g, const R1Batch *b, float *logp, float *lo
         cu_head_stats_chunk(a->mx, a->se, a->sy, a->zt, g->chunk, k, n, k, v0, a->tgt_h, s, g->st);
     }
     cu_head_stats_finish(a->logp_h, a->lse_h, a->ent_h, a->mx, a->se, a->sy, a->zt, n, s, g->st);
-    float *ent = (float *)malloc(sizeof(float) * (size_t)n);
     CU_CHECK(
         cudaMemcpyAsync(g->h_buf, a->logp_h, sizeof(float) * n, cudaMemcpyDeviceToHost, g->st));
-    CU_CHECK(cudaMemcpyAsync(ent, a->ent_h, sizeof(float) * n, cudaMemcpyDeviceToHost, g->st));
     CU_CHECK(cudaStreamSynchronize(g->st));
-    double sum = 0.0, hsum = 0.0;
+    double sum = 0.0;
     for (int r = 0; r < n; r++) {
         logp[g->h_head_rows[r]] = g->h_buf[r];
         sum -= g->h_buf[r];
-        hsum += ent[r];
     }
-    free(ent);
     *loss = (float)(sum / n);
-    if (entropy) *entropy = hsum;
+    if (entropy) { /* only when asked; the row entropies take h_buf's place */
+        CU_CHECK(
+            cudaMemcpyAsync(g->h_buf, a->ent_h, sizeof(float) * n, cudaMemcpyDeviceToHost, g->st));
+        CU_CHECK(cudaStreamSynchronize(g->st));
+        double hsum = 0.0;
+        for (int r = 0; r < n; r++) hsum += g->h_buf[r];
+        *entropy = hsum;
+    }
     return 0;
 }
 

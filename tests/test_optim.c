@@ -17,6 +17,8 @@
 
 #include "optim.h"
 #include "safetensors.h"
+#define TMPDIR_TEMPLATE "/tmp/test_optim.XXXXXX"
+#include "tmpdir.h"
 
 /* ---- a small table: a (2x3, decay), b (4, no decay), c (2x2, decay) ---- */
 
@@ -193,21 +195,6 @@ static void test_schedule_parse(void **state) {
 }
 
 /* ---- (4) and (5): optimizer state files ---- */
-
-static char tmpdir[64];
-
-static int make_tmpdir(void **state) {
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_optim.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static char *tmp_path(const char *name) {
     return r1_path_join(tmpdir, name);

@@ -20,37 +20,8 @@
 #include <unistd.h>
 
 #include "safetensors.h"
-
-static char tmpdir[64];
-
-static int make_tmpdir(void **state) {
-    (void)state;
-    strcpy(tmpdir, "/tmp/r1c_test_st_XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_tmpdir(void **state) {
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/* tmpdir/name in a static buffer (one live at a time per slot). */
-static const char *tpath(const char *name) {
-    static char buf[4][256];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(buf[slot], sizeof buf[slot], "%s/%s", tmpdir, name);
-    return buf[slot];
-}
-
-static void write_bytes(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
-}
+#define TMPDIR_TEMPLATE "/tmp/r1c_test_st_XXXXXX"
+#include "tmpdir.h"
 
 /* A file with this header (length field `hlen`, normally strlen(header)) and
  * `ndata` bytes of data. */
