@@ -20,9 +20,19 @@ SAN     ?=
 ARCHFLAGS ?= -march=x86-64-v3
 CFLAGS  = -std=c11 $(OPT) -g $(ARCHFLAGS) -Wall -Wextra -Werror -fopenmp -D_DEFAULT_SOURCE -Icore -Itools -Idatasets -Ireward -Irollout -Igrpo -Isft -Itests -I/usr/include/$(MULTIARCH)/openblas-openmp $(SAN)
 
+# MPI (Open MPI from Debian, or any MPI with mpicc): linked when mpicc exists (MPI=0: never).
+# The executables then run under mpirun -np N as N data-parallel ranks (core/dist.h); a
+# plain run never calls MPI_Init.
+MPICC   ?= $(shell command -v mpicc 2>/dev/null)
+MPI     ?= $(if $(MPICC),1,0)
+ifeq ($(MPI),1)
+CFLAGS  += -DR1_MPI $(shell $(MPICC) --showme:compile)
+MPI_LIBS = $(shell $(MPICC) --showme:link)
+endif
+
 BLASDIR ?= /usr/lib/$(MULTIARCH)/openblas-openmp
 # -rdynamic: libr1c_cuda.so, opened at run time, uses a few of the library's functions.
-LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp -ldl -lpthread -rdynamic $(SAN)
+LDLIBS  = -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lcjson -lpcre2-8 -lutf8proc -lsqlite3 -lm -fopenmp -ldl -lpthread -rdynamic $(MPI_LIBS) $(SAN)
 BIN     = $(if $(filter build,$(BUILD)),bin,$(BUILD)/bin)
 
 CORE_SRC  := $(wildcard core/*.c)
@@ -36,7 +46,7 @@ CUDA      ?= $(if $(NVCC),1,0)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=compute_80
 NVCCFLAGS  = -O2 -g -std=c++17 -Werror all-warnings -Xcompiler -Wall,-Wextra,-fPIC $(CUDA_ARCH) -Icore -Icuda
-LDLIBS_CUDA = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
+LDLIBS_CUDA = -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lnccl -lcudart -lstdc++
 ifeq ($(CUDA),1)
 GPU_OBJ   := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard cuda/*.cu))
 CUDA_LIB  := $(BIN)/libr1c_cuda.so

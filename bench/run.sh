@@ -18,9 +18,11 @@
 #              reference forward and update.
 #   sft:       bench/bench_sft.sh: bin/r1-sft training tokens/s with packing at 2048 tokens vs
 #              bench/bench_sft_torch.py (the same samples and batches in PyTorch).
+#   dist:      bench/bench_dist.sh: bin/r1-sft training tokens/s at N = 1 (2 threads) and under
+#              mpirun at N = 2 (1 thread each, with and without --zero 1); all-reduce time per step.
 #   gguf:      bench/bench_gguf.sh: decode tokens/s on the real SmolLM2-135M (1 and 32 sequences)
 #              vs llama.cpp's batched decoding of its Q4_1 file and of r1c's F32 export.
-# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|gguf]   (default: all)
+# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|dist|gguf]   (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -165,6 +167,7 @@ import) bench_import ;;
 decode) bench_decode ;;
 grpo) "$here/bench_grpo.sh" ;;
 sft) "$here/bench_sft.sh" ;;
+dist) "$here/bench_dist.sh" ;;
 gguf) "$here/bench_gguf.sh" ;;
 all)
     bench_model
@@ -174,6 +177,7 @@ all)
     bench_decode
     "$here/bench_grpo.sh"
     "$here/bench_sft.sh"
+    "$here/bench_dist.sh"
     "$here/bench_gguf.sh"
     ;;
 *)

@@ -67,6 +67,18 @@ void r1_gpu_adamw_step(R1Gpu *g, R1AdamW *o, float lr);
  * grads (may be NULL) and the moments into o->m, o->v (o may be NULL). */
 void r1_gpu_get_state(R1Gpu *g, R1Model *m, float *grads, R1AdamW *o);
 
+/* ---- data parallelism over NCCL (dist.h carries the bootstrap over MPI) ----- */
+#define R1_NCCL_ID_BYTES 128
+/* Makes GPU index (mod the GPUs present) this process's device: before r1_gpu_new. */
+int r1_gpu_select(int index, R1Err *err);
+/* Rank 0: a fresh NCCL unique id, to be broadcast to the other ranks. */
+int r1_gpu_nccl_id(unsigned char id[R1_NCCL_ID_BYTES], R1Err *err);
+/* Joins g (train) to the NCCL communicator of `size` ranks named by id. */
+int r1_gpu_nccl_join(R1Gpu *g, const unsigned char id[R1_NCCL_ID_BYTES], int rank, int size,
+                     R1Err *err);
+/* Sums g's float32 gradients over the communicator's ranks, in place. */
+int r1_gpu_allreduce_grads(R1Gpu *g, R1Err *err);
+
 /* ---- generation with a KV cache on the GPU (decode.h's contract) ----------- */
 typedef struct R1GpuDec R1GpuDec;
 

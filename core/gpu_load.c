@@ -43,6 +43,12 @@
     X(void, r1_gpu_adamw_step, (R1Gpu * g, R1AdamW * o, float lr), (g, o, lr))                     \
     X(void, r1_gpu_get_state, (R1Gpu * g, R1Model * m, float *grads, R1AdamW *o),                  \
       (g, m, grads, o))                                                                            \
+    X(int, r1_gpu_nccl_join,                                                                       \
+      (R1Gpu * g, const unsigned char id[R1_NCCL_ID_BYTES], int rank, int size, R1Err *err),       \
+      (g, id, rank, size, err))                                                                    \
+    X(int, r1_gpu_allreduce_grads, (R1Gpu * g, R1Err * err), (g, err))                             \
+    X(int, r1_gpu_select, (int index, R1Err *err), (index, err))                                   \
+    X(int, r1_gpu_nccl_id, (unsigned char id[R1_NCCL_ID_BYTES], R1Err *err), (id, err))            \
     X(R1GpuDec *, r1_gpu_dec_new,                                                                  \
       (R1Gpu * g, int n_slots, int n_prefix, int max_prompt, int max_new, R1Err *err),             \
       (g, n_slots, n_prefix, max_prompt, max_new, err))                                            \
@@ -181,6 +187,21 @@ double r1_gpu_clip_grad_norm(R1Gpu *g, double max_norm) {
 }
 void r1_gpu_adamw_step(R1Gpu *g, R1AdamW *o, float lr) {
     lib.api.r1_gpu_adamw_step(g, o, lr);
+}
+int r1_gpu_select(int index, R1Err *err) {
+    if (!loaded()) return r1_seterr(err, "--device cuda: %s", lib.why);
+    return lib.api.r1_gpu_select(index, err);
+}
+int r1_gpu_nccl_id(unsigned char id[R1_NCCL_ID_BYTES], R1Err *err) {
+    if (!loaded()) return r1_seterr(err, "--device cuda: %s", lib.why);
+    return lib.api.r1_gpu_nccl_id(id, err);
+}
+int r1_gpu_nccl_join(R1Gpu *g, const unsigned char id[R1_NCCL_ID_BYTES], int rank, int size,
+                     R1Err *err) {
+    return lib.api.r1_gpu_nccl_join(g, id, rank, size, err);
+}
+int r1_gpu_allreduce_grads(R1Gpu *g, R1Err *err) {
+    return lib.api.r1_gpu_allreduce_grads(g, err);
 }
 void r1_gpu_get_state(R1Gpu *g, R1Model *m, float *grads, R1AdamW *o) {
     lib.api.r1_gpu_get_state(g, m, grads, o);

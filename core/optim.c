@@ -22,14 +22,20 @@
 
 void r1_adamw_init(R1AdamW *o, const R1ParamTable *table, float beta1, float beta2, float eps,
                    float weight_decay) {
+    r1_adamw_init_shard(o, table, beta1, beta2, eps, weight_decay, 0, table->total);
+}
+
+void r1_adamw_init_shard(R1AdamW *o, const R1ParamTable *table, float beta1, float beta2, float eps,
+                         float weight_decay, size_t lo, size_t hi) {
     memset(o, 0, sizeof *o);
+    o->lo = lo, o->hi = hi;
     o->beta1 = beta1;
     o->beta2 = beta2;
     o->eps = eps;
     o->weight_decay = weight_decay;
     o->table = table;
-    o->m = r1_falloc(table->total);
-    o->v = r1_falloc(table->total);
+    o->m = r1_falloc(hi - lo ? hi - lo : 1);
+    o->v = r1_falloc(hi - lo ? hi - lo : 1);
 }
 
 void r1_adamw_free(R1AdamW *o) {
@@ -77,8 +83,10 @@ void r1_adamw_step(R1AdamW *o, float *params, const float *grads, float lr) {
     const R1ParamTable *tb = o->table;
     for (int i = 0; i < tb->n; i++) {
         const R1Param *q = &tb->p[i];
-        size_t off = q->offset;
-        adam_slice(params + off, grads + off, o->m + off, o->v + off, q->numel, &c,
+        size_t a = q->offset > o->lo ? q->offset : o->lo;
+        size_t b = q->offset + q->numel < o->hi ? q->offset + q->numel : o->hi;
+        if (a >= b) continue;
+        adam_slice(params + a, grads + a, o->m + (a - o->lo), o->v + (a - o->lo), b - a, &c,
                    q->decay && o->weight_decay != 0.0f);
     }
 }
@@ -140,6 +148,8 @@ static void describe(R1StWriteTensor *w, const R1Param *q, char *name, const flo
 }
 
 int r1_adamw_save(const R1AdamW *o, const char *path, R1Err *err) {
+    if (o->lo != 0 || o->hi != o->table->total)
+        return r1_seterr(err, "%s: a shard of the optimizer state cannot be saved alone", path);
     const R1ParamTable *tb = o->table;
     int n = 2 * tb->n;
     R1StWriteTensor *ts = r1_xcalloc((size_t)(n ? n : 1), sizeof *ts);
@@ -226,6 +236,8 @@ static int load_checked(R1AdamW *o, const R1StFile *f, R1Err *err) {
 }
 
 int r1_adamw_load(R1AdamW *o, const char *path, R1Err *err) {
+    if (o->lo != 0 || o->hi != o->table->total)
+        return r1_seterr(err, "%s: a shard of the optimizer state cannot be loaded alone", path);
     R1StFile f;
     if (r1_st_open(&f, path, err)) return -1;
     int rc = load_checked(o, &f, err);

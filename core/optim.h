@@ -20,14 +20,21 @@ typedef struct {
     float beta1, beta2, eps, weight_decay;
     long step;    /* optimizer steps taken so far */
     float lr;     /* learning rate of the last step (saved for the record; not needed to resume) */
-    float *m, *v; /* first and second moments, table->total floats each */
+    float *m, *v; /* first and second moments of the elements [lo, hi) */
     const R1ParamTable *table;
+    size_t lo, hi; /* the flat parameter range this optimizer updates (all: 0, total) */
 } R1AdamW;
 
 void r1_adamw_init(R1AdamW *o, const R1ParamTable *table, float beta1, float beta2, float eps,
                    float weight_decay);
+/* The same for the shard [lo, hi) of the flat parameters only (ZeRO-1: each
+ * rank keeps and updates its own shard's moments). Save and load need the
+ * whole range. */
+void r1_adamw_init_shard(R1AdamW *o, const R1ParamTable *table, float beta1, float beta2, float eps,
+                         float weight_decay, size_t lo, size_t hi);
 void r1_adamw_free(R1AdamW *o);
-/* One update of params from grads at learning rate lr; increments o->step. */
+/* One update of params[lo, hi) from grads[lo, hi) at learning rate lr (the
+ * arrays are whole); increments o->step. */
 void r1_adamw_step(R1AdamW *o, float *params, const float *grads, float lr);
 
 /* L2 norm over all gradients (accumulated in double). */

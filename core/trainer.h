@@ -15,10 +15,20 @@
  *   - r1_trainer_backward, after the forward of the same batch, ACCUMULATES
  *     the gradients of sum_i dlogp[i] logp[i] (dlogp NULL: of the mean
  *     cross-entropy).
- *   - The CPU path is exactly model.h's and optim.h's calls. */
+ *   - The CPU path is exactly model.h's and optim.h's calls.
+ *   - Data parallelism (dist.h), after r1_trainer_set_dist: each rank
+ *     accumulates the gradient of its share of the batch, each share already
+ *     scaled by the whole batch's normaliser; r1_trainer_reduce_grads sums
+ *     them over the ranks (MPI on the CPU, NCCL on the GPU), so every rank
+ *     then holds the whole batch's gradient and takes the same step. With
+ *     zero (ZeRO-1, CPU only) the sum is reduce-scattered instead: clipping
+ *     and AdamW work on this rank's shard (opt from zero.h) and the updated
+ *     shards are all-gathered into every rank's weights.
+ *   - With one process these calls change nothing. */
 #ifndef R1_TRAINER_H
 #define R1_TRAINER_H
 
+#include "dist.h"
 #include "gpu.h"
 #include "model.h"
 #include "optim.h"
@@ -34,10 +44,25 @@ typedef struct {
     const float *logp;
     float loss;
     int n_targets;
+    /* data parallelism */
+    R1Dist *dist;   /* NULL: one process */
+    int zero;       /* ZeRO-1 */
+    size_t *bounds; /* [size + 1] the shards of the flat parameters (zero) */
 } R1Trainer;
 
 void r1_trainer_init(R1Trainer *t, R1Model *m, R1Gpu *gpu);
 void r1_trainer_free(R1Trainer *t);
+/* Joins the ranks of d (NULL or one rank: alone); on the GPU it sets up NCCL.
+ * Collective. */
+int r1_trainer_set_dist(R1Trainer *t, R1Dist *d, int zero, R1Err *err);
+/* The GPU this rank uses (its index on the node, modulo the GPUs there) and
+ * the model uploaded to it, as r1_gpu_new. */
+R1Gpu *r1_trainer_gpu_new(const R1Dist *d, const R1Model *m, int train, R1Err *err);
+/* Collective: the gradients summed over the ranks (see above). */
+int r1_trainer_reduce_grads(R1Trainer *t, R1Err *err);
+/* Collective: an error on every rank when the ranks' weights differ (`when`
+ * names the moment in the message). */
+int r1_trainer_check_same(R1Trainer *t, const char *when, R1Err *err);
 int r1_trainer_forward(R1Trainer *t, const R1Batch *b, double *entropy, R1Err *err);
 int r1_trainer_backward(R1Trainer *t, const R1Batch *b, const float *dlogp, R1Err *err);
 void r1_trainer_zero_grad(R1Trainer *t);

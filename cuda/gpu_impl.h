@@ -73,7 +73,11 @@ struct R1Gpu {
     int *h_tgt_h;
     float *h_buf; /* host [cap_T] */
     size_t bytes; /* device memory allocated and not yet freed */
+    void *nccl;   /* ncclComm_t of a data-parallel job (gpu_nccl.cu), or NULL */
 };
+
+/* Ends g's NCCL communicator, if any (gpu_nccl.cu). */
+void gpu_nccl_free(R1Gpu *g);
 
 /* Device allocation counted in g->bytes. */
 void *gpu_alloc(R1Gpu *g, size_t bytes);

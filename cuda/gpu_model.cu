@@ -141,6 +141,7 @@ static void acts_free(R1Gpu *g) {
 
 extern "C" void r1_gpu_free(R1Gpu *g) {
     if (!g) return;
+    gpu_nccl_free(g);
     acts_free(g);
     void *bufs[] = {g->w16,      g->w32,      g->g32,   g->m32,          g->v32,
                     g->rope_cos, g->rope_sin, g->sumsq, g->sumsq_scratch};

@@ -9,6 +9,8 @@
 
 #include "args.h"
 #include "checkpoint.h"
+#include "trainer.h"
+#include "zero.h"
 #include "stage.h"
 
 static const char *WHO = "r1-grpo";
@@ -39,12 +41,17 @@ static const char *USAGE =
     "  --seed S               minibatch shuffling (default 0)\n"
     "  --device cpu|cuda      where the policy and the reference compute (default cpu;\n"
     "                         cuda: one NVIDIA GPU, bf16 weights, float32 master weights)\n"
+    "  --zero 0|1             under mpirun: 1 shards the AdamW state across the ranks\n"
+    "                         (ZeRO-1, CPU); 0 (default) keeps it whole on every rank\n"
+    "  --check-every K        under mpirun: compare the ranks' weights every K updates and\n"
+    "                         after the last (default 10; 0: after the last only)\n"
     "  --dry-run --dump F     first minibatch's loss, advantages, logp and gradients (after\n"
     "                         --max-grad-norm clipping) to F (safetensors); nothing is\n"
     "                         updated or written to the database\n"
     "  --quiet, --json        no summary line / the summary as one JSON line\n"
     "The updated model goes to --out (atomically) with optimizer.safetensors beside it;\n"
-    "optimizer state found beside --model is continued.\n";
+    "optimizer state found beside --model is continued. Under mpirun -np N each rank\n"
+    "computes a share of every minibatch; rank 0 alone writes.\n";
 
 /* One option with a value: 0 taken, -1 bad value, 1 unknown. */
 static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
@@ -87,7 +94,9 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
              {"--minibatches", &a->minibatches, 1, 1 << 20},
              {"--micro-batch-tokens", &a->micro_tokens, 1, 1L << 30},
              {"--max-new-tokens", &a->max_new, 1, 1 << 24},
-             {"--ref-reset-every", &a->ref_reset_every, 0, LONG_MAX / 4}};
+             {"--ref-reset-every", &a->ref_reset_every, 0, LONG_MAX / 4},
+             {"--zero", &a->zero, 0, 1},
+             {"--check-every", &a->check_every, 0, LONG_MAX / 4}};
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
         if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
     if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
@@ -102,7 +111,7 @@ static int take(GrpoArgs *a, const char *f, const char *v, int *eps_high_set) {
 static int parse_args(GrpoArgs *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
     a->step = -1, a->lr = 1e-6, a->beta = 0.04, a->eps = 0.2, a->iterations = 1;
-    a->minibatches = 1, a->micro_tokens = 4096, a->max_grad_norm = 1.0;
+    a->minibatches = 1, a->micro_tokens = 4096, a->max_grad_norm = 1.0, a->check_every = 10;
     int eps_high_set = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -122,6 +131,12 @@ static int parse_args(GrpoArgs *a, int argc, char **argv) {
                    2;
         i++;
     }
+    if (a->zero && a->device == R1_DEVICE_CUDA)
+        return fprintf(stderr,
+                       "%s: --zero 1 is CPU-only for now (on the GPU, NCCL all-reduces whole "
+                       "gradients): drop it or use --device cpu\n",
+                       WHO),
+               2;
     if (!eps_high_set) a->eps_high = a->eps;
     const char *missing = !a->db                   ? "--db"
                           : a->step < 0            ? "--step"
@@ -139,6 +154,7 @@ static int parse_args(GrpoArgs *a, int argc, char **argv) {
 /* R1-Zero's reference reset: the reference becomes a copy of the policy. */
 static int reset_reference(const GrpoArgs *a, const R1Model *policy, R1Err *err) {
     if (a->ref_reset_every <= 0 || a->step == 0 || a->step % a->ref_reset_every) return 0;
+    if (a->dist->rank != 0) return 0; /* rank 0 writes; the others read it after */
     if (!a->quiet)
         fprintf(stderr, "%s: step %ld: the reference %s becomes a copy of %s\n", WHO, a->step,
                 a->ref, a->model);
@@ -157,7 +173,7 @@ static int reference_logprobs(const GrpoArgs *a, const R1Model *policy, GStep *s
     else if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(&ref, 0, err)))
         rc = -1;
     else
-        rc = grpo_ref_logprobs(&ref, gpu, s, a->micro_tokens, err);
+        rc = grpo_ref_logprobs(&ref, gpu, a, s, err);
     if (gpu) r1_gpu_free(gpu);
     r1_model_free(&ref);
     return rc;
@@ -167,14 +183,21 @@ static int reference_logprobs(const GrpoArgs *a, const R1Model *policy, GStep *s
 static int open_device(const GrpoArgs *a, const R1Model *m, R1Gpu **gpu, R1Err *err) {
     *gpu = NULL;
     if (a->device != R1_DEVICE_CUDA) return 0;
-    *gpu = r1_gpu_new(m, 1, err);
+    *gpu = r1_trainer_gpu_new(a->dist, m, 1, err);
     return *gpu ? 0 : -1;
 }
 
+/* The whole AdamW state, or with --zero 1 this rank's shard of it. */
 static int load_optimizer(const GrpoArgs *a, R1AdamW *opt, const R1Model *m, R1Err *err) {
-    r1_adamw_init(opt, &m->table, 0.9f, 0.999f, 1e-8f, (float)a->weight_decay);
+    int zero = a->zero && a->dist->size > 1 && !a->dry_run;
+    if (zero)
+        r1_zero_opt_init(a->dist, opt, &m->table, 0.9f, 0.999f, 1e-8f, (float)a->weight_decay);
+    else
+        r1_adamw_init(opt, &m->table, 0.9f, 0.999f, 1e-8f, (float)a->weight_decay);
     char *p = r1_path_join(a->model, "optimizer.safetensors");
-    int rc = access(p, F_OK) == 0 ? r1_adamw_load(opt, p, err) : 0;
+    int rc = access(p, F_OK) != 0 ? 0
+             : zero               ? r1_zero_opt_load(opt, p, err)
+                                  : r1_adamw_load(opt, p, err);
     free(p);
     return rc;
 }
@@ -199,7 +222,9 @@ static int record(R1Db *db, const GrpoArgs *a, const GStep *s, const GMetrics *g
         {"grpo/ratio_max_dev", g->ratio_max_dev},
         {"grpo/updates", (double)g->updates},
         {"grpo/ref_seconds", g->ref_seconds},
-        {"grpo/update_seconds", g->update_seconds}};
+        {"grpo/update_seconds", g->update_seconds},
+        {"grpo/allreduce_seconds", g->allreduce_seconds},
+        {"grpo/ranks", a->dist->size}};
     const char *stage = r1_metrics_stage(a->stage, "grpo");
     char *sql = sqlite3_mprintf(
         "DELETE FROM metrics WHERE stage = %Q AND step = %ld AND name LIKE 'grpo/%%';", stage,
@@ -219,7 +244,7 @@ static int record(R1Db *db, const GrpoArgs *a, const GStep *s, const GMetrics *g
 }
 
 static void report(const GrpoArgs *a, const GStep *s, const GMetrics *g) {
-    if (a->quiet) return;
+    if (a->quiet || a->dist->rank != 0) return;
     if (a->json) {
         printf("{\"step\":%ld,\"completions\":%d,\"tokens\":%ld,\"updates\":%ld,\"loss\":%.6g,"
                "\"kl\":%.6g,\"clip_frac_low\":%.6g,\"clip_frac_high\":%.6g,\"entropy\":%.6g,"
@@ -236,33 +261,48 @@ static void report(const GrpoArgs *a, const GStep *s, const GMetrics *g) {
            a->dry_run ? " (dry run: nothing written)" : "");
 }
 
+/* With --zero 1, the shards gathered into the whole state rank 0 saves. */
+static int save(const GrpoArgs *a, R1Model *m, R1AdamW *opt, R1Err *err) {
+    R1AdamW whole = {0};
+    int zero = opt->hi - opt->lo != m->table.total;
+    if (zero) r1_zero_opt_gather(a->dist, opt, &whole);
+    int rc = a->dist->rank == 0
+                 ? r1_checkpoint_save(m, zero ? &whole : opt, a->out, a->model, NULL, err)
+                 : 0;
+    if (zero) r1_adamw_free(&whole);
+    return rc;
+}
+
 static int train(R1Db *db, const GrpoArgs *a, R1Err *err) {
     GStep s;
     R1Model m;
     R1AdamW opt = {0};
     R1Gpu *gpu = NULL;
+    R1Dist *d = a->dist;
     int have_model = 0, rc = grpo_load_step(db, a, &s, err);
     if (rc == 0 && (rc = r1_model_load(&m, a->model, err)) == 0) have_model = 1;
     /* the GPU before anything is written: a device that cannot be used changes nothing */
     if (rc == 0) rc = open_device(a, &m, &gpu, err);
     if (rc == 0 && !a->dry_run && a->beta > 0) rc = reset_reference(a, &m, err);
+    if (r1_dist_any(d, rc) && rc == 0) rc = r1_seterr(err, "another rank failed to start");
     double t0 = r1_now();
     if (rc == 0) rc = reference_logprobs(a, &m, &s, err);
     double ref_seconds = r1_now() - t0;
     if (rc == 0) rc = load_optimizer(a, &opt, &m, err);
+    if (r1_dist_any(d, rc) && rc == 0) rc = r1_seterr(err, "another rank failed");
     GMetrics g = {0};
     if (rc == 0 && s.active > 0) rc = grpo_update(&m, gpu, &opt, a, &s, &g, err);
     if (rc == 0 && gpu && !a->dry_run) r1_gpu_get_state(gpu, &m, NULL, &opt); /* what is saved */
     g.ref_seconds = ref_seconds;
-    if (rc == 0 && s.active == 0 && !a->quiet)
+    if (rc == 0 && s.active == 0 && !a->quiet && d->rank == 0)
         fprintf(stderr,
                 "%s: step %ld: no completion carries a learning signal; the policy is "
                 "written unchanged\n",
                 WHO, a->step);
     if (rc == 0 && a->dry_run && s.active == 0)
         rc = r1_seterr(err, "step %ld: nothing to compute", a->step);
-    if (rc == 0 && !a->dry_run) rc = r1_checkpoint_save(&m, &opt, a->out, a->model, NULL, err);
-    if (rc == 0 && !a->dry_run) rc = record(db, a, &s, &g, err);
+    if (rc == 0 && !a->dry_run) rc = save(a, &m, &opt, err);
+    if (rc == 0 && !a->dry_run && d->rank == 0) rc = record(db, a, &s, &g, err);
     if (rc == 0) report(a, &s, &g);
     if (gpu) r1_gpu_free(gpu);
     if (opt.m) r1_adamw_free(&opt);
@@ -271,22 +311,36 @@ static int train(R1Db *db, const GrpoArgs *a, R1Err *err) {
     return rc;
 }
 
-int main(int argc, char **argv) {
-    GrpoArgs a;
-    int rc = parse_args(&a, argc, argv);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (access(a.db, F_OK) != 0) {
-        fprintf(stderr, "%s: %s: no such database\n", WHO, a.db);
+static int run(GrpoArgs *a) {
+    if (access(a->db, F_OK) != 0) {
+        fprintf(stderr, "%s: %s: no such database\n", WHO, a->db);
         return 1;
     }
     R1Err err = {{0}};
     R1Db db;
-    if (r1_db_open(&db, a.db, &err)) {
+    if (r1_db_open(&db, a->db, &err)) {
         fprintf(stderr, "%s: %s\n", WHO, err.msg);
         return 1;
     }
-    rc = train(&db, &a, &err);
-    if (rc) fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    int rc = train(&db, a, &err);
+    if (rc && a->dist->size > 1)
+        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
+    else if (rc)
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
     r1_db_close(&db);
     return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    R1Dist dist;
+    R1Err err = {{0}};
+    if (r1_dist_init(&dist, &argc, &argv, &err)) {
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+        return 1;
+    }
+    GrpoArgs a;
+    int rc = parse_args(&a, argc, argv);
+    a.dist = &dist;
+    if (rc == 0) rc = run(&a);
+    return r1_dist_end(&dist, rc < 0 ? 0 : rc);
 }

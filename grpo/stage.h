@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "dist.h"
 #include "gpu.h"
 #include "grpo.h"
 #include "model.h"
@@ -19,7 +20,10 @@ typedef struct {
     R1GrpoScale scale;
     unsigned long long seed;
     int mask_truncated, drop_uniform, dry_run, quiet, json;
-    R1Device device; /* where the policy and the reference compute */
+    R1Device device;  /* where the policy and the reference compute */
+    R1Dist *dist;     /* the job's ranks (dist.h) */
+    long zero;        /* --zero 1: ZeRO-1 optimizer sharding */
+    long check_every; /* --check-every K: the ranks' weights compared every K updates */
 } GrpoArgs;
 
 typedef struct {
@@ -50,16 +54,20 @@ void grpo_step_free(GStep *s);
 typedef struct {
     double loss, kl, entropy, clip_low, clip_high, grad_norm, ratio_max_dev, tokens_per_s;
     double ref_seconds, update_seconds; /* the reference forward; the updates */
+    double allreduce_seconds;           /* of the updates, in gradient collectives */
     long tokens, updates;
 } GMetrics;
 
 /* Reference log-probabilities of every active completion token (beta > 0), on
- * the GPU when gpu (ref uploaded by r1_gpu_new) is given, else on the CPU. */
-int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, GStep *s, long micro_tokens, R1Err *err);
+ * the GPU when gpu (ref uploaded by r1_gpu_new) is given, else on the CPU;
+ * with several ranks each computes a share and all get every one. */
+int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, const GrpoArgs *a, GStep *s, R1Err *err);
 /* The mu x M updates (or, with --dry-run, the first minibatch's loss and
- * gradients written to a->dump). Refuses non-finite losses or gradients. With
- * gpu (m uploaded by r1_gpu_new with train), the model and the AdamW moments
- * are the GPU's: r1_gpu_get_state brings them back to m and opt. */
+ * gradients written to a->dump by rank 0). With several ranks (a->dist) each
+ * computes its share of every minibatch and the gradients are summed (see
+ * trainer.h); with a->zero, opt is this rank's shard (zero.h). Refuses non-finite losses or
+ * gradients. With gpu (m uploaded by r1_gpu_new with train), the model and the AdamW moments are
+ * the GPU's: r1_gpu_get_state brings them back to m and opt. */
 int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *s, GMetrics *out,
                 R1Err *err);
 

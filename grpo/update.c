@@ -67,29 +67,85 @@ static int micro_count(const GStep *s, const int *idx, int n, long budget) {
 
 /* ---- the reference ------------------------------------------------------------ */
 
-int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, GStep *s, long micro_tokens, R1Err *err) {
-    int *idx = r1_xmalloc(sizeof(int) * (size_t)s->n), n = 0;
+/* Which rank computes each of idx[0..n) (balanced by tokens, dist.h) into
+ * owner, and this rank's items, in order, into mine; returns their count.
+ * Alone: all of them. */
+static int share(const GrpoArgs *a, const GStep *s, const int *idx, int n, int *owner, int *mine) {
+    R1Dist *d = a->dist;
+    if (!d || d->size == 1) {
+        memcpy(mine, idx, sizeof(int) * (size_t)n);
+        memset(owner, 0, sizeof(int) * (size_t)n);
+        return n;
+    }
+    long *w = r1_xmalloc(sizeof(long) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) w[i] = s->r[idx[i]].np + s->r[idx[i]].nc - 1;
+    r1_dist_assign(w, n, d->size, owner);
+    free(w);
+    return r1_dist_mine(d, idx, owner, n, mine);
+}
+
+/* Each completion's token count (the runs r1_dist_items moves). */
+static int *lengths(const GStep *s, const int *idx, int n) {
+    int *len = r1_xmalloc(sizeof(int) * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) len[i] = s->r[idx[i]].nc;
+    return len;
+}
+
+/* After each rank filled r->ref of its own completions (mine[0..k)): every
+ * rank gets those of all n. */
+static void exchange_ref(const GrpoArgs *a, GStep *s, const int *idx, int n, const int *owner,
+                         const int *mine, int k) {
+    int *len = lengths(s, idx, n);
+    size_t total = 0;
+    for (int i = 0; i < k; i++) total += (size_t)s->r[mine[i]].nc;
+    float *own = r1_falloc(total + 1), *all;
+    total = 0;
+    for (int i = 0; i < k; i++) {
+        const GRollout *r = &s->r[mine[i]];
+        memcpy(own + total, r->ref, sizeof(float) * (size_t)r->nc), total += (size_t)r->nc;
+    }
+    all = r1_dist_items(a->dist, own, len, owner, n, 1);
+    total = 0;
+    for (int i = 0; i < n; i++) {
+        GRollout *r = &s->r[idx[i]];
+        if (!r->ref) r->ref = r1_falloc((size_t)r->nc);
+        memcpy(r->ref, all + total, sizeof(float) * (size_t)r->nc), total += (size_t)r->nc;
+    }
+    free(own), free(all), free(len);
+}
+
+int grpo_ref_logprobs(R1Model *ref, R1Gpu *gpu, const GrpoArgs *a, GStep *s, R1Err *err) {
+    int *idx = r1_xmalloc(sizeof(int) * (size_t)(s->n + 1)), n = 0;
     for (int i = 0; i < s->n; i++)
         if (s->r[i].active) idx[n++] = i;
+    int *owner = r1_xmalloc(sizeof(int) * (size_t)(n + 1)),
+        *mine = r1_xmalloc(sizeof(int) * (size_t)(n + 1));
+    int k = share(a, s, idx, n, owner, mine); /* each rank its own, then all of them everywhere */
     R1Trainer d;
     r1_trainer_init(&d, ref, gpu);
     Pack p = {0};
     int rc = 0;
-    for (int at = 0; rc == 0 && at < n;) {
-        int k = micro_count(s, idx + at, n - at, micro_tokens);
+    for (int at = 0; rc == 0 && at < k;) {
+        int m = micro_count(s, mine + at, k - at, a->micro_tokens);
         R1Batch b;
-        pack(&p, s, idx + at, k, &b);
+        pack(&p, s, mine + at, m, &b);
         if ((rc = r1_trainer_forward(&d, &b, NULL, err))) break;
-        for (int i = 0; i < k; i++) {
-            GRollout *r = &s->r[idx[at + i]];
+        for (int i = 0; i < m; i++) {
+            GRollout *r = &s->r[mine[at + i]];
             r->ref = r1_falloc((size_t)r->nc);
             for (int j = 0; j < r->nc; j++) r->ref[j] = d.logp[p.start[i] + r->np - 1 + j];
         }
-        at += k;
+        at += m;
     }
     pack_free(&p);
     r1_trainer_free(&d);
-    free(idx);
+    if (a->dist && a->dist->size > 1) {
+        if (r1_dist_any(a->dist, rc))
+            rc = rc ? rc : r1_seterr(err, "another rank failed in the reference forward");
+        else
+            exchange_ref(a, s, idx, n, owner, mine, k);
+    }
+    free(idx), free(owner), free(mine);
     return rc;
 }
 
@@ -100,6 +156,7 @@ typedef struct {
     long tokens, clip_low, clip_high;
     float *logp; /* with a dump: the first minibatch's policy log-probs, in order */
     long n_logp;
+    int *owner; /* the rank of each completion of the last minibatch */
 } Acc;
 
 /* One micro-batch: forward, the per-token loss and its derivative, backward. */
@@ -155,21 +212,72 @@ static int *shuffled(const GrpoArgs *a, const GStep *s, long it) {
     return idx;
 }
 
-/* One minibatch's gradients (accumulated over micro-batches) and its loss. */
+/* One minibatch's gradients and its loss: this rank's share of it, in
+ * micro-batches, each completion weighted by the whole minibatch's
+ * normaliser, then summed over the ranks. acc->owner keeps who computed what
+ * (for a dry run's log-probs). */
 static int minibatch(R1Trainer *d, Pack *p, const GrpoArgs *ga, const GStep *s, const int *idx,
                      int n, Acc *acc, double *loss, R1Err *err) {
     long tokens = 0;
     for (int i = 0; i < n; i++) tokens += s->r[idx[i]].nc;
+    int *mine = r1_xmalloc(sizeof(int) * (size_t)(n + 1));
+    acc->owner = r1_xrealloc(acc->owner, sizeof(int) * (size_t)(n + 1));
+    int k = share(ga, s, idx, n, acc->owner, mine);
     r1_trainer_zero_grad(d);
     double before = acc->loss;
     int rc = 0;
-    for (int at = 0; rc == 0 && at < n;) {
-        int k = micro_count(s, idx + at, n - at, ga->micro_tokens);
-        rc = micro(d, p, ga, s, idx + at, k, n, tokens, acc, err);
-        at += k;
+    for (int at = 0; rc == 0 && at < k;) {
+        int m = micro_count(s, mine + at, k - at, ga->micro_tokens);
+        rc = micro(d, p, ga, s, mine + at, m, n, tokens, acc, err);
+        at += m;
     }
+    free(mine);
     *loss = acc->loss - before;
+    if (ga->dist && r1_dist_any(ga->dist, rc))
+        return rc ? rc : r1_seterr(err, "another rank failed in the minibatch");
+    if (rc == 0) rc = r1_trainer_reduce_grads(d, err);
+    if (ga->dist) r1_dist_sum_f64(ga->dist, loss, 1);
+    if (ga->dist) r1_dist_fault(ga->dist, "grpo-update");
     return rc;
+}
+
+/* The step's counters summed (and maxima taken) over the ranks. */
+static void reduce_acc(const GrpoArgs *a, Acc *acc) {
+    if (!a->dist || a->dist->size == 1) return;
+    double v[6] = {acc->loss,
+                   acc->kl,
+                   acc->entropy,
+                   (double)acc->tokens,
+                   (double)acc->clip_low,
+                   (double)acc->clip_high};
+    r1_dist_sum_f64(a->dist, v, 6);
+    r1_dist_max_f64(a->dist, &acc->rho_dev, 1);
+    acc->loss = v[0], acc->kl = v[1], acc->entropy = v[2];
+    acc->tokens = (long)v[3], acc->clip_low = (long)v[4], acc->clip_high = (long)v[5];
+}
+
+/* With --dry-run on several ranks: rank 0 gets the first minibatch's
+ * log-probabilities of every rank, in the minibatch's order. */
+static void gather_logp(const GrpoArgs *a, const GStep *s, const int *idx, int n, Acc *acc) {
+    if (!a->dist || a->dist->size == 1) return;
+    int *len = lengths(s, idx, n);
+    float *all = r1_dist_items(a->dist, acc->logp, len, acc->owner, n, 0);
+    if (all) {
+        long total = 0;
+        for (int i = 0; i < n; i++) total += len[i];
+        memcpy(acc->logp, all, sizeof(float) * (size_t)total);
+        acc->n_logp = total;
+    }
+    free(all), free(len);
+}
+
+/* Every --check-every updates and after the last: the ranks' weights agree. */
+static int check_same(R1Trainer *d, const GrpoArgs *a, long updates, int last, R1Err *err) {
+    if (!d->dist || !(last || (a->check_every > 0 && updates % a->check_every == 0))) return 0;
+    if (r1_dist_fault(d->dist, "perturb")) d->m->params[0] += 1e-3f; /* the test's divergence */
+    char when[64];
+    snprintf(when, sizeof when, "after update %ld of step %ld", updates, a->step);
+    return r1_trainer_check_same(d, when, err);
 }
 
 int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *s, GMetrics *out,
@@ -181,8 +289,10 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
     Pack p = {0};
     Acc acc = {0};
     if (a->dry_run) acc.logp = r1_falloc((size_t)s->active_tokens + 1);
-    double t0 = r1_now(), loss_sum = 0, norm_sum = 0;
-    int rc = 0, M = (int)a->minibatches;
+    /* a dry run dumps whole gradients: summed by an all-reduce even with --zero */
+    int rc = r1_trainer_set_dist(&d, a->dist, a->zero && !a->dry_run, err);
+    double t0 = r1_now(), loss_sum = 0, norm_sum = 0, comm0 = a->dist ? a->dist->comm_seconds : 0;
+    int M = (int)a->minibatches;
     for (long it = 0; rc == 0 && it < a->iterations; it++) {
         int *idx = shuffled(a, s, it);
         for (int mb = 0; rc == 0 && mb < M; mb++) {
@@ -203,15 +313,19 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
             loss_sum += loss, norm_sum += norm, out->updates++;
             if (a->dry_run) {
                 r1_trainer_to_host(&d, 1, NULL);
-                rc = dump(m, s, &acc, loss, a->dump, err);
+                gather_logp(a, s, idx + lo, hi - lo, &acc);
+                rc = !a->dist || a->dist->rank == 0 ? dump(m, s, &acc, loss, a->dump, err) : 0;
                 it = a->iterations; /* the first minibatch only */
                 break;
             }
             r1_trainer_adamw_step(&d, opt, (float)a->lr);
+            int last = it + 1 == a->iterations && mb + 1 == M;
+            rc = check_same(&d, a, out->updates, last, err);
         }
         free(idx);
     }
     double secs = r1_now() - t0;
+    reduce_acc(a, &acc);
     long tok = acc.tokens ? acc.tokens : 1;
     out->loss = out->updates ? loss_sum / out->updates : 0;
     out->grad_norm = out->updates ? norm_sum / out->updates : 0;
@@ -220,7 +334,8 @@ int grpo_update(R1Model *m, R1Gpu *gpu, R1AdamW *opt, const GrpoArgs *a, GStep *
     out->ratio_max_dev = acc.rho_dev, out->tokens = acc.tokens;
     out->tokens_per_s = secs > 0 ? acc.tokens / secs : 0;
     out->update_seconds = secs;
-    free(acc.logp);
+    out->allreduce_seconds = a->dist ? a->dist->comm_seconds - comm0 : 0;
+    free(acc.logp), free(acc.owner);
     pack_free(&p);
     r1_trainer_free(&d);
     return rc;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job: R1-Zero -> R1 -> distillation on the embedded tiny model, on the CPU.
 #
-#   pipelines/demo.sh [DIR] [--size full|ci|smoke] [--seed S] [--quiet]   (also: make demo)
+#   pipelines/demo.sh [DIR] [--size full|ci|smoke] [--seed S] [--nproc N] [--quiet]   (also: make demo)
 #
 # Everything goes to DIR (default runs/demo), the run database to DIR/run.db:
 #   0. data: r1-data synth chain tasks (sums of four digits, worded in English or
@@ -24,6 +24,7 @@
 #      (bin/r1-report).
 # --size full takes about 10 minutes on 2 cores; ci (a few minutes) and smoke (the
 # sanitizer build's test) are smaller. Run it again after a kill: it continues.
+# --nproc N runs the rollout, GRPO and SFT stages as N MPI ranks (see pipelines/lib.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs OUT="$root/runs/demo" SIZE=full SEED=1

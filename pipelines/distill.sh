@@ -22,6 +22,8 @@
 #   --eval-k [4]          --phase [distill]   --eval-student [1]: also evaluate the
 #                         student before distillation, as phase student, prompted
 #                         with --student-template [the --template]      --quiet
+#   --nproc [1]            rollout, GRPO and SFT as N MPI ranks (mpirun -np N); or
+#                          R1C_LAUNCH="mpirun -np 16 --hostfile hosts" for any launcher
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs DB= OUT= STUDENT= STUDENT_CONFIG= TOKENIZER= KINDS=reasoning,non_reasoning EPOCHS=2 LR=1e-5 \

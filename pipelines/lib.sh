@@ -12,9 +12,30 @@
 # step that is already complete is left alone, r1-reward scores only what has no
 # reward, and an SFT phase whose output exists is skipped.
 
+# Several processes: --nproc N (or R1_NPROC=N) runs r1-rollout, r1-grpo and r1-sft as
+# N MPI ranks under `mpirun -np N` (each with OMP_NUM_THREADS = cores / N unless set);
+# R1C_LAUNCH replaces the whole launcher, e.g. R1C_LAUNCH="mpirun -np 16 --hostfile hosts"
+# for several machines. Sub-scripts inherit both.
+
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin="${R1_BIN:-$root/bin}"
 QUIET=${QUIET:-0}
+NPROC=${R1_NPROC:-${NPROC:-1}}
+
+# par CMD...: CMD as the job's ranks (see above), or alone.
+par() {
+    if [ -n "${R1C_LAUNCH:-}" ]; then
+        # shellcheck disable=SC2086 # the launcher is words, as a user types them
+        $R1C_LAUNCH "$@"
+    elif [ "$NPROC" -gt 1 ]; then
+        local cores threads
+        cores=$(nproc 2>/dev/null || echo 1)
+        threads=${OMP_NUM_THREADS:-$((cores / NPROC > 0 ? cores / NPROC : 1))}
+        OMP_NUM_THREADS=$threads mpirun -np "$NPROC" -x OMP_NUM_THREADS "$@"
+    else
+        "$@"
+    fi
+}
 
 say() { [ "$QUIET" = 1 ] || echo "$@"; }
 die() {
@@ -47,6 +68,10 @@ parse_options() {
             exit 0
             ;;
         --quiet) QUIET=1 && shift && continue ;;
+        --nproc)
+            [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || die "--nproc needs a number of processes >= 1"
+            NPROC=$2 && export R1_NPROC=$2 && shift 2 && continue
+            ;;
         --*) ;;
         *) die "unexpected argument '$1' (try --help)" ;;
         esac
@@ -82,7 +107,7 @@ eval_model() {
     n=$(q "SELECT COUNT(*) FROM prompts WHERE split = $(sql_str "$EVAL_SPLIT")")
     [ "$n" -gt 0 ] || die "$DB has no prompts in the held-out split '$EVAL_SPLIT'"
     [ "$EVAL_PROMPTS" -gt 0 ] && [ "$EVAL_PROMPTS" -lt "$n" ] && n=$EVAL_PROMPTS
-    "$bin/r1-rollout" --db "$DB" --model "$model" --stage "eval/$phase" --step "$step" \
+    par "$bin/r1-rollout" --db "$DB" --model "$model" --stage "eval/$phase" --step "$step" \
         --split "$EVAL_SPLIT" --prompts "$n" --group "$EVAL_K" --temperature 0.6 --top-p 0.95 \
         --max-new-tokens "$MAX_NEW_TOKENS" --template "$tpl" --stop "</answer>" --seed "$SEED" \
         --quiet >/dev/null
@@ -124,12 +149,12 @@ rl_loop() {
         say "$stage: resuming after step $((s - 1)) from $model"
     fi
     for ((; s < steps; s++)); do
-        "$bin/r1-rollout" --db "$DB" --model "$model" --stage "$stage" --step "$s" --split "$SPLIT" \
+        par "$bin/r1-rollout" --db "$DB" --model "$model" --stage "$stage" --step "$s" --split "$SPLIT" \
             --prompts "$PROMPTS" --group "$GROUP" --temperature "$TEMPERATURE" \
             --max-new-tokens "$MAX_NEW_TOKENS" --template "$tpl" --stop "</answer>" --seed "$SEED" \
             --quiet >/dev/null
         "$bin/r1-reward" --db "$DB" --stage "$stage" --step "$s" --rewards "$rewards" --quiet >/dev/null
-        "$bin/r1-grpo" --db "$DB" --stage "$stage" --step "$s" --model "$model" --ref "$out/ref" \
+        par "$bin/r1-grpo" --db "$DB" --stage "$stage" --step "$s" --model "$model" --ref "$out/ref" \
             --out "$out/step-$((s + 1))" --lr "$LR" --beta "$BETA" \
             --ref-reset-every "$REF_RESET_EVERY" --seed "$SEED" --quiet
         [ "$model" != "$out/step-$s" ] || [ "$KEEP_CHECKPOINTS" = 1 ] || rm -rf "$model"
@@ -163,7 +188,7 @@ sft_phase() {
         fi
         resume=(--resume)
     fi
-    "$bin/r1-sft" --db "$DB" --stage "$stage" --kind "$kinds" --model "$model" --out "$out" \
+    par "$bin/r1-sft" --db "$DB" --stage "$stage" --kind "$kinds" --model "$model" --out "$out" \
         --epochs "$epochs" --lr "$lr" --warmup "${SFT_WARMUP:-5}" --batch-tokens "$SFT_BATCH_TOKENS" \
         --pack --template "$tpl" --save-every "${SFT_SAVE_EVERY:-50}" --seed "$SEED" \
         --loss "${SFT_LOSS:-assistant}" \

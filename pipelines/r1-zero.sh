@@ -25,6 +25,8 @@
 #   --split [train]        --stage [r1-zero]   --phase [r1-zero]   --seed [1]
 #   --eval-every [10]      --eval-split [test] --eval-prompts [0: all]  --eval-k [4]
 #   --eval-base [1]        --keep-checkpoints [0: only the latest]     --quiet
+#   --nproc [1]            rollout, GRPO and SFT as N MPI ranks (mpirun -np N); or
+#                          R1C_LAUNCH="mpirun -np 16 --hostfile hosts" for any launcher
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs DB= MODEL= OUT= STEPS=40 PROMPTS=16 GROUP=8 LR=1e-6 BETA=0.04 TEMPERATURE=1.0 \

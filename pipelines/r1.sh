@@ -35,6 +35,8 @@
 #   --sft-epochs [2]    --sft-lr [1e-5]   --sft-batch-tokens [8192]
 #   --split [train]     --seed [1]        --eval-every [10]   --eval-split [test]
 #   --eval-prompts [0: all]  --eval-k [4] --keep-checkpoints [0]  --quiet
+#   --nproc [1]            rollout, GRPO and SFT as N MPI ranks (mpirun -np N); or
+#                          R1C_LAUNCH="mpirun -np 16 --hostfile hosts" for any launcher
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 knobs DB= BASE= OUT= ZERO_STAGE=r1-zero COLD_START_FILE= COLD_START_FILTER=correct,format,stop,readable \
@@ -73,7 +75,7 @@ say "== R1 stage 2: reasoning RL ($REASONING_STEPS steps, rewards $REWARDS)"
 rl_loop r1-reasoning "$OUT/cold-start" "$OUT/reasoning" "$REASONING_STEPS" "$TEMPLATE" "$REWARDS" r1-reasoning
 
 say "== R1 stage 3: rejection sampling ($RS_PROMPTS prompts x $RS_SAMPLES) and SFT of the base"
-"$bin/r1-rollout" --db "$DB" --model "$OUT/reasoning/final" --stage r1-rejection --step 0 \
+par "$bin/r1-rollout" --db "$DB" --model "$OUT/reasoning/final" --stage r1-rejection --step 0 \
     --split "$SPLIT" --prompts "$RS_PROMPTS" --group "$RS_SAMPLES" --temperature "$RS_TEMPERATURE" \
     --max-new-tokens "$MAX_NEW_TOKENS" --template "$TEMPLATE" --stop "</answer>" --seed "$SEED" \
     --quiet >/dev/null

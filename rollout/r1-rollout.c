@@ -2,6 +2,7 @@
  * run database (see --help and README). Exit status: 0 done (or nothing to
  * do), 1 failed (message on stderr, nothing written), 2 bad usage. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "policy.h"
 #include "progress.h"
 #include "rollout.h"
+#include "trainer.h"
 
 static const char *WHO = "r1-rollout";
 
@@ -52,6 +54,7 @@ typedef struct {
     char *stop[MAX_STOP];
     int n_stop, quiet, json, force;
     R1Device device;
+    R1Dist *dist; /* under mpirun: each rank samples a share of the prompts */
 } Args;
 
 /* "\n", "\t", "\\" in a stop string become the characters. */
@@ -213,16 +216,78 @@ static void report(const Args *a, const RolloutStats *s, double secs) {
            s->len_max, 100.0 * s->truncated_frac);
 }
 
+/* ---- several ranks ---------------------------------------------------------------- */
+
+/* One completion as bytes: prompt, sample, n, stopped, text length, then the
+ * ids, log-probabilities and text. */
+static void put(char **buf, size_t *len, size_t *cap, const void *x, size_t n) {
+    if (*len + n > *cap) *buf = r1_xrealloc(*buf, *cap = 2 * (*len + n) + 64);
+    memcpy(*buf + *len, x, n);
+    *len += n;
+}
+
+static char *pack_completions(const R1Completion *c, int n, int first_prompt, size_t *len) {
+    char *buf = NULL;
+    size_t cap = 0;
+    *len = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t h[4] = {c[i].prompt + first_prompt, c[i].sample, c[i].n, c[i].stopped};
+        uint64_t tl = c[i].text_len;
+        put(&buf, len, &cap, h, sizeof h);
+        put(&buf, len, &cap, &tl, sizeof tl);
+        put(&buf, len, &cap, c[i].ids, sizeof(int) * (size_t)c[i].n);
+        put(&buf, len, &cap, c[i].logprobs, sizeof(float) * (size_t)c[i].n);
+        put(&buf, len, &cap, c[i].text, tl);
+    }
+    return buf;
+}
+
+/* Rank 0: the gathered completions into their places c[prompt * G + sample]. */
+static void unpack_completions(const char *buf, size_t len, R1Completion *c, int G) {
+    for (size_t at = 0; at < len;) {
+        int32_t h[4];
+        uint64_t tl;
+        memcpy(h, buf + at, sizeof h), at += sizeof h;
+        memcpy(&tl, buf + at, sizeof tl), at += sizeof tl;
+        R1Completion *o = &c[h[0] * G + h[1]];
+        o->prompt = h[0], o->sample = h[1], o->n = h[2], o->stopped = h[3];
+        o->ids = r1_xmalloc(sizeof(int) * (size_t)(o->n + 1));
+        o->logprobs = r1_xmalloc(sizeof(float) * (size_t)(o->n + 1));
+        memcpy(o->ids, buf + at, sizeof(int) * (size_t)o->n), at += sizeof(int) * (size_t)o->n;
+        memcpy(o->logprobs, buf + at, sizeof(float) * (size_t)o->n);
+        at += sizeof(float) * (size_t)o->n;
+        o->text = r1_xmalloc(tl + 1), o->text_len = tl;
+        memcpy(o->text, buf + at, tl), o->text[tl] = 0, at += tl;
+    }
+}
+
+/* Every rank's completions of its prompts [lo, hi) (in mine) to rank 0's c. */
+static void collect(Args *a, R1Completion *mine, int n_mine, int lo, R1Completion *c) {
+    size_t len, *counts = r1_xmalloc(sizeof(size_t) * (size_t)a->dist->size), total = 0;
+    char *buf = pack_completions(mine, n_mine, lo, &len);
+    r1_dist_fault(a->dist, "rollout-gather");
+    char *all = r1_dist_gather(a->dist, buf, len, counts);
+    for (int r = 0; all && r < a->dist->size; r++) total += counts[r];
+    if (all) unpack_completions(all, total, c, (int)a->G);
+    free(all), free(buf), free(counts);
+}
+
 /* gpu: the policy on the GPU (--device cuda), else NULL. */
-static int generate_and_store(R1Db *db, R1Policy *pol, R1Gpu *gpu, const Args *a,
-                              const RolloutPrompt *p, R1Err *err) {
+static int generate_and_store(R1Db *db, R1Policy *pol, R1Gpu *gpu, Args *a, const RolloutPrompt *p,
+                              R1Err *err) {
     R1Ids *ids = r1_xcalloc((size_t)a->K, sizeof *ids);
     int **pid = r1_xmalloc(sizeof(int *) * (size_t)a->K), *lens = r1_xmalloc(sizeof(int) * a->K);
     int64_t *keys = r1_xmalloc(sizeof(int64_t) * (size_t)a->K);
     R1Completion *c = r1_xcalloc((size_t)(a->K * a->G), sizeof *c);
     int rc = render(pol, a, p, ids, err);
     for (int j = 0; j < a->K; j++) pid[j] = ids[j].ids, lens[j] = ids[j].n, keys[j] = p[j].id;
-    R1GenRequest req = {(int)a->K, (int)a->G, (const int *const *)pid, lens, keys};
+    /* this rank's prompts: the streams are per sequence, so the share changes nothing */
+    size_t lo, hi;
+    r1_dist_share((size_t)a->K, a->dist->size, a->dist->rank, &lo, &hi);
+    int many = a->dist->size > 1;
+    R1Completion *mine = many ? r1_xcalloc((hi - lo) * (size_t)a->G + 1, sizeof *mine) : c;
+    R1GenRequest req = {(int)(hi - lo), (int)a->G, (const int *const *)pid + lo, lens + lo,
+                        keys + lo};
     R1GenOpts o = {.sample = {(float)a->temperature, (float)a->top_p, (int)a->top_k},
                    .max_new = (int)a->max_new,
                    .stop = (const char *const *)a->stop,
@@ -234,15 +299,19 @@ static int generate_and_store(R1Db *db, R1Policy *pol, R1Gpu *gpu, const Args *a
                    .batch = (int)a->batch,
                    .prefill_tokens = 0,
                    .gpu = gpu};
-    if (o.batch > a->K * a->G) o.batch = (int)(a->K * a->G);
+    if (o.batch > req.n_prompts * a->G) o.batch = (int)(req.n_prompts * a->G);
+    if (o.batch < 1) o.batch = 1;
     if (rc == 0 && !gpu) rc = check_memory(pol, &req, &o, err); /* the GPU's cache is its own */
-    Watch w = {.total = a->K * a->G};
-    progress_init(&w.p, "rollout", a->quiet || a->json);
+    Watch w = {.total = req.n_prompts * a->G};
+    progress_init(&w.p, "rollout", a->quiet || a->json || a->dist->rank != 0);
     double t0 = r1_now();
-    if (rc == 0) rc = r1_generate(&pol->model, pol->tok, &req, &o, c, on_token, &w, err);
-    double secs = r1_now() - t0;
+    if (rc == 0 && req.n_prompts > 0)
+        rc = r1_generate(&pol->model, pol->tok, &req, &o, mine, on_token, &w, err);
     progress_done(&w.p);
-    if (rc == 0) {
+    if (many && r1_dist_any(a->dist, rc) && rc == 0) rc = r1_seterr(err, "another rank failed");
+    if (many && rc == 0) collect(a, mine, req.n_prompts * (int)a->G, (int)lo, c);
+    double secs = r1_now() - t0;
+    if (rc == 0 && a->dist->rank == 0) {
         char *real = realpath(a->model, NULL);
         RolloutResult res = {a->stage,
                              a->step,
@@ -266,12 +335,14 @@ static int generate_and_store(R1Db *db, R1Policy *pol, R1Gpu *gpu, const Args *a
         free(real);
     }
     for (int q = 0; q < a->K * a->G; q++) r1_completion_free(&c[q]);
+    for (int q = 0; many && q < req.n_prompts * a->G; q++) r1_completion_free(&mine[q]);
+    if (many) free(mine);
     for (int j = 0; j < a->K; j++) r1_ids_free(&ids[j]);
     free(c), free(ids), free(pid), free(lens), free(keys);
     return rc;
 }
 
-static int run(const Args *a) {
+static int run(Args *a) {
     R1Err err = {{0}};
     if (access(a->db, F_OK) != 0) {
         fprintf(stderr,
@@ -290,7 +361,7 @@ static int run(const Args *a) {
     if (done == 1) {
         if (a->json)
             printf("{\"step\":%ld,\"completions\":%ld,\"skipped\":true}\n", a->step, a->K * a->G);
-        else if (!a->quiet)
+        else if (!a->quiet && a->dist->rank == 0)
             printf("step %ld already holds its %ld x %ld rollouts; nothing to do\n", a->step, a->K,
                    a->G);
     } else if (done == 0) {
@@ -298,22 +369,34 @@ static int run(const Args *a) {
         rc = r1_policy_load(&pol, a->model, a->tokenizer, a->tpl, &err);
         if (rc == 0) {
             R1Gpu *gpu = NULL;
-            if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(&pol.model, 0, &err))) rc = -1;
+            if (a->device == R1_DEVICE_CUDA &&
+                !(gpu = r1_trainer_gpu_new(a->dist, &pol.model, 0, &err)))
+                rc = -1;
             if (rc == 0) rc = generate_and_store(&db, &pol, gpu, a, p, &err);
             if (gpu) r1_gpu_free(gpu);
             r1_policy_free(&pol);
         }
     }
-    if (done < 0 || rc) fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    if ((done < 0 || rc) && a->dist->size > 1)
+        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
+    else if (done < 0 || rc)
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
     rollout_prompts_free(p, (int)a->K);
     r1_db_close(&db);
     return done < 0 || rc ? 1 : 0;
 }
 
 int main(int argc, char **argv) {
+    R1Dist dist;
+    R1Err err = {{0}};
+    if (r1_dist_init(&dist, &argc, &argv, &err)) {
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+        return 1;
+    }
     Args a;
     int rc = parse_args(&a, argc, argv);
+    a.dist = &dist;
     if (rc == 0) rc = run(&a);
     for (int i = 0; i < a.n_stop; i++) free(a.stop[i]);
-    return rc < 0 ? 0 : rc;
+    return r1_dist_end(&dist, rc < 0 ? 0 : rc);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what r1c needs on a fresh Debian machine, and nothing that is there already.
 #   Debian: the C libraries we link (SQLite, PCRE2, cJSON, utf8proc for NFC, OpenBLAS with
-#           OpenMP, cmocka) and
+#           OpenMP, cmocka, Open MPI for data parallelism under mpirun) and
 #           python3-torch, the reference our numeric tests compare against.
 #   PyPI:   the reference packages of tests/requirements.txt, in ./.venv, a virtual environment
 #           over the system Python so that it sees Debian's torch; and llama-cpp-python
@@ -12,7 +12,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 debs=(build-essential pkg-config libsqlite3-dev sqlite3 libpcre2-dev libcjson-dev
       libopenblas-dev libopenblas-openmp-dev libcmocka-dev libutf8proc-dev clang libclang-rt-14-dev
-      xz-utils python3 python3-venv python3-numpy python3-torch chromium)
+      xz-utils python3 python3-venv python3-numpy python3-torch chromium
+      libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${debs[@]}"; do

@@ -38,6 +38,10 @@ static const char *USAGE =
     "  --seed S               shuffling and held-out choice (default 0)\n"
     "  --device cpu|cuda      where the model trains (default cpu; cuda: one NVIDIA GPU,\n"
     "                         bf16 weights, float32 master weights)\n"
+    "  --zero 0|1             under mpirun: 1 shards the AdamW state across the ranks\n"
+    "                         (ZeRO-1, CPU); 0 (default) keeps it whole on every rank\n"
+    "  --check-every K        under mpirun: compare the ranks' weights every K steps and\n"
+    "                         at the end (default 50; 0: at the end only)\n"
     "  --dry-run --dump F     the first batch's loss, per-sample losses and gradients to F\n"
     "  --quiet, --json        no summary / the summary as one JSON line\n";
 
@@ -72,7 +76,9 @@ static int take(SftArgs *a, const char *f, const char *v) {
              {"--micro-batch-tokens", &a->micro_tokens, 1, 1L << 30},
              {"--batch-tokens", &a->batch_tokens, 2, 1L << 30},
              {"--save-every", &a->save_every, 0, LONG_MAX / 4},
-             {"--log-every", &a->log_every, 1, LONG_MAX / 4}};
+             {"--log-every", &a->log_every, 1, LONG_MAX / 4},
+             {"--zero", &a->zero, 0, 1},
+             {"--check-every", &a->check_every, 0, LONG_MAX / 4}};
     for (size_t i = 0; i < sizeof l / sizeof l[0]; i++)
         if (!strcmp(f, l[i].n)) return r1_arg_long(WHO, f, v, l[i].lo, l[i].hi, l[i].p);
     if (!strcmp(f, "--seed")) return r1_arg_seed(WHO, f, v, &a->seed);
@@ -90,7 +96,7 @@ static int parse_args(SftArgs *a, int argc, char **argv) {
     a->stage = "sft";
     a->max_len = 4096, a->batch_tokens = 8192, a->micro_tokens = 8192, a->max_grad_norm = 1.0,
     a->weight_decay = 0.1;
-    a->log_every = 10;
+    a->log_every = 10, a->check_every = 50;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         int *flags[] = {&a->pack, &a->resume, &a->dry_run, &a->quiet, &a->json};
@@ -108,6 +114,12 @@ static int parse_args(SftArgs *a, int argc, char **argv) {
                    2;
         i++;
     }
+    if (a->zero && a->device == R1_DEVICE_CUDA)
+        return fprintf(stderr,
+                       "%s: --zero 1 is CPU-only for now (on the GPU, NCCL all-reduces whole "
+                       "gradients): drop it or use --device cpu\n",
+                       WHO),
+               2;
     if (r1_schedule_parse(a->schedule) < 0)
         return fprintf(stderr, "%s: --schedule %s: constant, cosine or linear\n", WHO, a->schedule),
                2;
@@ -144,7 +156,10 @@ static int run(const SftArgs *a) {
         }
         r1_policy_free(&pol);
     }
-    if (rc) fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    if (rc && a->dist->size > 1)
+        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
+    else if (rc)
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
     sft_plan_free(&plan);
     sft_data_free(&d);
     r1_db_close(&db);
@@ -152,8 +167,15 @@ static int run(const SftArgs *a) {
 }
 
 int main(int argc, char **argv) {
+    R1Dist dist;
+    R1Err err = {{0}};
+    if (r1_dist_init(&dist, &argc, &argv, &err)) {
+        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+        return 1;
+    }
     SftArgs a;
     int rc = parse_args(&a, argc, argv);
-    if (rc) return rc < 0 ? 0 : rc;
-    return run(&a);
+    a.dist = &dist;
+    if (rc == 0) rc = run(&a);
+    return r1_dist_end(&dist, rc < 0 ? 0 : rc);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "dist.h"
 #include "gpu.h"
 #include "model.h"
 #include "optim.h"
@@ -18,7 +19,10 @@ typedef struct {
     double lr, min_lr_ratio, eval_frac, max_grad_norm, weight_decay;
     unsigned long long seed;
     int pack, loss_all, resume, dry_run, quiet, json;
-    R1Device device; /* where the model trains */
+    R1Device device;  /* where the model trains */
+    R1Dist *dist;     /* the job's ranks (dist.h): each computes a share of every batch */
+    long zero;        /* --zero 1: ZeRO-1 optimizer sharding */
+    long check_every; /* --check-every K: the ranks' weights compared every K steps */
 } SftArgs;
 
 typedef struct {

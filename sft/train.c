@@ -16,6 +16,7 @@
 #include "safetensors.h"
 #include "stage.h"
 #include "trainer.h"
+#include "zero.h"
 
 typedef struct {
     int *tok, *tgt, *start;
@@ -55,6 +56,36 @@ static int fit(const SftData *d, const int *idx, int n, long budget) {
     return k;
 }
 
+/* Who computes which samples of a batch: owner[i] for idx[i] (balanced by
+ * tokens, dist.h), and this rank's own samples, in order, mine[0..k). Alone:
+ * all of them. */
+typedef struct {
+    int *owner, *mine, k;
+} Share;
+
+static void share(const SftArgs *a, const SftData *d, const int *idx, int n, Share *sh) {
+    sh->owner = r1_xcalloc((size_t)n + 1, sizeof(int));
+    sh->mine = r1_xmalloc(sizeof(int) * ((size_t)n + 1));
+    if (!a->dist || a->dist->size == 1) {
+        memcpy(sh->mine, idx, sizeof(int) * (size_t)n);
+        sh->k = n;
+        return;
+    }
+    long *w = r1_xmalloc(sizeof(long) * ((size_t)n + 1));
+    for (int i = 0; i < n; i++) w[i] = d->s[idx[i]].n;
+    r1_dist_assign(w, n, a->dist->size, sh->owner);
+    free(w);
+    sh->k = r1_dist_mine(a->dist, idx, sh->owner, n, sh->mine);
+}
+
+static void share_free(Share *sh) {
+    free(sh->owner), free(sh->mine);
+}
+
+static int rank0(const SftArgs *a) {
+    return !a->dist || a->dist->rank == 0;
+}
+
 /* ---- the device ------------------------------------------------------------------ */
 
 /* With --device cuda, m goes to the GPU (a device that cannot be used is an
@@ -63,10 +94,11 @@ static int fit(const SftData *d, const int *idx, int n, long budget) {
 static int dev_open(R1Trainer *t, const SftArgs *a, R1Model *m, R1Err *err) {
     R1Gpu *gpu = NULL;
     r1_trainer_init(t, m, NULL);
-    if (a->device == R1_DEVICE_CUDA && !(gpu = r1_gpu_new(m, 1, err))) return -1;
+    if (a->device == R1_DEVICE_CUDA && !(gpu = r1_trainer_gpu_new(a->dist, m, 1, err))) return -1;
     t->gpu = gpu;
     if (!gpu || a->dry_run) r1_model_alloc_grads(m); /* on the GPU, for the dump only */
-    return 0;
+    /* a dry run dumps whole gradients: summed by an all-reduce even with --zero */
+    return r1_trainer_set_dist(t, a->dist, a->zero && !a->dry_run, err);
 }
 
 static void dev_close(R1Trainer *t) {
@@ -84,16 +116,22 @@ static int eval_loss(R1Trainer *dev, Batch *b, const SftArgs *args, const SftDat
     int *idx = r1_xmalloc(sizeof(int) * (size_t)(d->n + 1)), k = 0, rc = 0;
     for (int i = 0; i < d->n; i++)
         if (d->s[i].eval) idx[k++] = i;
-    for (int at = 0; rc == 0 && at < k;) {
-        int j = at + fit(d, idx + at, k - at, args->micro_tokens); /* memory, as training */
+    Share sh;
+    share(args, d, idx, k, &sh);
+    for (int at = 0; rc == 0 && at < sh.k;) {
+        int j = at + fit(d, sh.mine + at, sh.k - at, args->micro_tokens); /* memory, as training */
         R1Batch rb;
-        make_batch(b, d, idx + at, j - at, &rb);
+        make_batch(b, d, sh.mine + at, j - at, &rb);
         if ((rc = r1_trainer_forward(dev, &rb, NULL, err))) break;
         sum += (double)dev->loss * dev->n_targets, n += dev->n_targets;
         at = j;
     }
-    free(idx);
-    *loss = n ? sum / n : NAN;
+    free(idx), share_free(&sh);
+    if (args->dist && r1_dist_any(args->dist, rc))
+        return rc ? rc : r1_seterr(err, "another rank failed in the eval loss");
+    double v[2] = {sum, (double)n};
+    if (args->dist) r1_dist_sum_f64(args->dist, v, 2);
+    *loss = v[1] > 0 ? v[0] / v[1] : NAN;
     return rc;
 }
 
@@ -157,7 +195,9 @@ static long resume_point(const SftArgs *a, R1Model *m, R1AdamW *opt, long total,
             memcpy(m->params, fresh.params, sizeof(float) * m->table.total);
         r1_model_free(&fresh);
     }
-    if (rc == 0) rc = r1_adamw_load(opt, opath, err);
+    if (rc == 0)
+        rc = opt->hi - opt->lo != m->table.total ? r1_zero_opt_load(opt, opath, err)
+                                                 : r1_adamw_load(opt, opath, err);
     free(opath);
     return rc ? -1 : step;
 }
@@ -188,17 +228,27 @@ static int save(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt
 }
 
 /* loss [1], sample_ids [n], sample_loss [n] (mean CE of each sample's targets)
- * and grad.<name> of the first batch. */
-static int dump(const SftArgs *a, const R1Trainer *dev, const SftData *d, const int *idx, int n,
-                const R1Batch *b, R1Err *err) {
-    float loss = dev->loss, *ids = r1_falloc((size_t)n), *sl = r1_falloc((size_t)n);
-    for (int i = 0; i < n; i++) {
+ * and grad.<name> of the first batch idx[0..n), b the batch of this rank's
+ * samples sh->mine; with several ranks rank 0 gathers theirs and writes. */
+static int dump(const SftArgs *a, const R1Trainer *dev, const SftData *d, int n, const Share *sh,
+                const R1Batch *b, double whole_loss, R1Err *err) {
+    float loss = (float)whole_loss, *ids = r1_falloc((size_t)n + 1), *sl = r1_falloc((size_t)n + 1);
+    for (int i = 0; i < sh->k; i++) {
         double s = 0;
         int c = 0;
         for (int t = b->seq_start[i]; t < b->seq_start[i + 1]; t++)
             if (b->targets[t] >= 0) s -= dev->logp[t], c++;
-        ids[i] = (float)d->s[idx[i]].id, sl[i] = c ? (float)(s / c) : 0.0f;
+        ids[i] = (float)d->s[sh->mine[i]].id, sl[i] = c ? (float)(s / c) : 0.0f;
     }
+    if (a->dist && a->dist->size > 1) { /* every rank's, in the batch's order, to rank 0 */
+        int *ones = r1_xmalloc(sizeof(int) * ((size_t)n + 1));
+        for (int i = 0; i < n; i++) ones[i] = 1;
+        float *all_ids = r1_dist_items(a->dist, ids, ones, sh->owner, n, 0);
+        float *all_sl = r1_dist_items(a->dist, sl, ones, sh->owner, n, 0);
+        free(ids), free(sl), free(ones);
+        ids = all_ids, sl = all_sl;
+    }
+    if (!rank0(a)) return 0;
     R1StWriteTensor ts[3] = {
         {.name = "loss", .dtype = R1_F32, .ndim = 1, .shape = {1}, .data = &loss},
         {.name = "sample_ids", .dtype = R1_F32, .ndim = 1, .shape = {n}, .data = ids},
@@ -214,23 +264,46 @@ typedef struct {
     double t0;
 } Window;
 
+/* A checkpoint: with --zero 1 the optimizer's shards gathered first; rank 0 writes. */
+static int save_whole(const SftArgs *a, R1Db *db, const R1Model *m, const R1AdamW *opt, long step,
+                      long total, const SftData *d, R1Err *err) {
+    R1AdamW whole = {0};
+    int zero = opt->hi - opt->lo != m->table.total;
+    if (zero) r1_zero_opt_gather(a->dist, opt, &whole);
+    int rc = rank0(a) ? save(a, db, m, zero ? &whole : opt, step, total, d, err) : 0;
+    if (zero) r1_adamw_free(&whole);
+    if (a->dist && r1_dist_any(a->dist, rc) && rc == 0)
+        rc = r1_seterr(err, "rank 0 could not write the checkpoint");
+    return rc;
+}
+
+/* The ranks' weights agree (see --check-every). */
+static int check_same(const SftArgs *a, R1Trainer *dev, long step, R1Err *err) {
+    if (r1_dist_fault(a->dist, "perturb")) dev->m->params[0] += 1e-3f; /* the test's divergence */
+    char when[64];
+    snprintf(when, sizeof when, "after step %ld", step);
+    return r1_trainer_check_same(dev, when, err);
+}
+
 /* The gradient of one batch's mean cross-entropy, accumulated over micro-batches
  * of at most --micro-batch-tokens (each token's dL/dlogp is -1 / the batch's
  * target count, so the sum is the whole batch's gradient), and its loss. *rb
  * is the last micro-batch (the whole batch when it fits in one, as --dry-run
  * needs). */
 static int batch_gradients(R1Trainer *dev, Batch *b, const SftArgs *a, const SftData *d,
-                           const int *idx, int n, R1Batch *rb, long *n_tokens, double *loss,
-                           R1Err *err) {
+                           const int *idx, int n, const Share *sh, R1Batch *rb, long *n_tokens,
+                           double *loss, R1Err *err) {
     long targets = 0;
     for (int i = 0; i < n; i++) targets += d->s[idx[i]].n_targets;
     long micro = a->dry_run ? LONG_MAX : a->micro_tokens;
     int rc = 0;
     *loss = 0;
     r1_trainer_zero_grad(dev);
-    for (int at = 0; rc == 0 && at < n;) {
-        int k = fit(d, idx + at, n - at, micro);
-        make_batch(b, d, idx + at, k, rb);
+    /* this rank's samples, each token scaled by the whole batch's target count */
+    if (sh->k == 0) *rb = (R1Batch){0, 0, b->tok, b->start, b->tgt, 1, 0};
+    for (int at = 0; rc == 0 && at < sh->k;) {
+        int k = fit(d, sh->mine + at, sh->k - at, micro);
+        make_batch(b, d, sh->mine + at, k, rb);
         for (int t = 0; t < rb->n_tokens; t++)
             b->dlogp[t] = rb->targets[t] >= 0 ? -1.0f / (float)targets : 0.0f;
         if ((rc = r1_trainer_forward(dev, rb, NULL, err)) ||
@@ -240,6 +313,13 @@ static int batch_gradients(R1Trainer *dev, Batch *b, const SftArgs *a, const Sft
         *n_tokens += rb->n_tokens;
         at += k;
     }
+    if (!a->dist || a->dist->size == 1) return rc;
+    if (r1_dist_any(a->dist, rc)) return rc ? rc : r1_seterr(err, "another rank failed");
+    rc = r1_trainer_reduce_grads(dev, err);
+    double v[2] = {*loss, (double)*n_tokens};
+    r1_dist_sum_f64(a->dist, v, 2);
+    *loss = v[0], *n_tokens = (long)v[1];
+    r1_dist_fault(a->dist, "sft-step");
     return rc;
 }
 
@@ -280,36 +360,38 @@ static int run_steps(const SftArgs *a, R1Db *db, R1Trainer *dev, R1AdamW *opt, c
                         a->min_lr_ratio};
     Batch b = {0};
     Progress prog;
-    progress_init(&prog, "sft", a->quiet || a->json);
+    progress_init(&prog, "sft", a->quiet || a->json || !rank0(a));
     Window w = {0, 0, 0, 0, r1_now()};
     double t_start = r1_now(), last_eval = NAN, last_loss = NAN;
     long tokens_all = 0;
     int rc = 0;
-    const char *names[] = {"sft/train_loss", "sft/lr", "sft/grad_norm", "sft/tokens_per_s",
-                           "sft/eval_loss"};
+    const char *names[] = {"sft/train_loss",   "sft/lr",        "sft/grad_norm",
+                           "sft/tokens_per_s", "sft/eval_loss", "sft/allreduce_seconds"};
+    double comm0 = a->dist ? a->dist->comm_seconds : 0;
     for (; rc == 0 && step < total; step++) {
         const int *idx = p->idx + p->start[step];
         int n = p->start[step + 1] - p->start[step];
         R1Batch rb;
         long n_tokens = 0;
         double loss;
-        if ((rc = batch_gradients(dev, &b, a, d, idx, n, &rb, &n_tokens, &loss, err))) break;
-        double norm = r1_trainer_clip_grad_norm(dev, a->max_grad_norm);
-        if (!isfinite(loss) || !isfinite(norm)) {
+        Share sh;
+        share(a, d, idx, n, &sh);
+        rc = batch_gradients(dev, &b, a, d, idx, n, &sh, &rb, &n_tokens, &loss, err);
+        double norm = rc ? 0 : r1_trainer_clip_grad_norm(dev, a->max_grad_norm);
+        if (rc == 0 && (!isfinite(loss) || !isfinite(norm)))
             rc = r1_seterr(err,
                            "step %ld: the loss (%g) or gradient norm (%g) is not finite; "
                            "stopping, %s keeps its last checkpoint",
                            step + 1, loss, norm, a->out ? a->out : "--out");
-            break;
-        }
-        if (a->dry_run) {
+        if (rc == 0 && a->dry_run) {
             r1_trainer_to_host(dev, 1, NULL);
-            rc = dump(a, dev, d, idx, n, &rb, err);
-            if (rc == 0 && !a->quiet)
-                printf("dry run: batch 1 of %ld, %d samples, %d tokens, loss %.6f\n", total, n,
-                       rb.n_tokens, loss);
-            break;
+            rc = dump(a, dev, d, n, &sh, &rb, loss, err);
+            if (rc == 0 && !a->quiet && rank0(a))
+                printf("dry run: batch 1 of %ld, %d samples, %ld tokens, loss %.6f\n", total, n,
+                       n_tokens, loss);
         }
+        share_free(&sh);
+        if (rc || a->dry_run) break;
         double lr = r1_schedule_lr(&sched, step);
         r1_trainer_adamw_step(dev, opt, (float)lr);
         w.loss += loss, w.norm += norm, w.tokens += n_tokens, w.steps++;
@@ -319,20 +401,24 @@ static int run_steps(const SftArgs *a, R1Db *db, R1Trainer *dev, R1AdamW *opt, c
         int last = step + 1 == total,
             ckpt = last || (a->save_every > 0 && (step + 1) % a->save_every == 0);
         if (ckpt && d->n_eval) rc = eval_loss(dev, &b, a, d, &last_eval, err);
+        if (rc == 0 && dev->dist && (last || (a->check_every && (step + 1) % a->check_every == 0)))
+            rc = check_same(a, dev, step + 1, err);
         if (rc == 0 && (last || ckpt || (step + 1) % a->log_every == 0)) {
-            double now = r1_now();
-            double v[] = {w.loss / w.steps, lr, w.norm / w.steps, w.tokens / (now - w.t0),
-                          ckpt ? last_eval : NAN};
-            rc = log_metrics(db, a->stage, step + 1, names, v, 5, err);
+            double now = r1_now(), comm = a->dist ? a->dist->comm_seconds : 0;
+            double v[] = {w.loss / w.steps,       lr,
+                          w.norm / w.steps,       w.tokens / (now - w.t0),
+                          ckpt ? last_eval : NAN, dev->dist ? (comm - comm0) / w.steps : NAN};
+            if (rank0(a)) rc = log_metrics(db, a->stage, step + 1, names, v, 6, err);
             w = (Window){0, 0, 0, 0, now};
+            comm0 = comm;
         }
         if (rc == 0 && ckpt) {
             r1_trainer_to_host(dev, 0, opt);
-            rc = save(a, db, dev->m, opt, step + 1, total, d, err);
+            rc = save_whole(a, db, dev->m, opt, step + 1, total, d, err);
         }
     }
     progress_done(&prog);
-    if (rc == 0 && !a->dry_run && !a->quiet)
+    if (rc == 0 && !a->dry_run && !a->quiet && rank0(a))
         report(a, d, total, tokens_all, r1_now() - t_start, last_loss, last_eval);
     free(b.tok), free(b.tgt), free(b.start), free(b.dlogp);
     return rc;
@@ -342,12 +428,17 @@ int sft_train(const SftArgs *a, R1Db *db, R1Policy *pol, const SftData *d, const
               R1Err *err) {
     R1Model *m = &pol->model;
     R1AdamW opt;
-    r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
+    if (a->zero && a->dist && a->dist->size > 1 && !a->dry_run)
+        r1_zero_opt_init(a->dist, &opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
+    else
+        r1_adamw_init(&opt, &m->table, 0.9f, 0.95f, 1e-8f, (float)a->weight_decay);
     long step = a->dry_run ? 0 : resume_point(a, m, &opt, p->n_batches, d, err);
     R1Trainer dev = {0};
     /* the GPU after the resumed weights, before anything is written */
     int rc = step < 0 ? -1 : dev_open(&dev, a, m, err);
-    if (rc == 0 && step > 0) rc = forget_after(a, db, step, err);
+    if (rc == 0 && step > 0 && rank0(a)) rc = forget_after(a, db, step, err);
+    if (a->dist && r1_dist_any(a->dist, rc) && rc == 0)
+        rc = r1_seterr(err, "another rank failed to start");
     if (rc == 0) rc = run_steps(a, db, &dev, &opt, d, p, step, err);
     dev_close(&dev);
     r1_adamw_free(&opt);

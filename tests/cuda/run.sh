@@ -12,7 +12,7 @@ nvidia-smi -L
 fail=0
 # The op tests synchronise after every launch (a fault names its kernel); the
 # model tests run as the stages do, decoding steps replayed as CUDA graphs.
-for t in test_cuda_ops:1 test_cuda_model:0; do
+for t in test_cuda_ops:1 test_cuda_model:0 test_nccl:0; do
     [ -x "$dir/${t%:*}" ] || { echo "test-cuda: $dir/${t%:*} is missing (built with CUDA=0?)" >&2; exit 1; }
     echo "== ${t%:*}"
     R1_CUDA_SYNC=${R1_CUDA_SYNC:-${t#*:}} "$dir/${t%:*}" || fail=1
