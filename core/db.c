@@ -119,6 +119,27 @@ int r1_db_open(R1Db *db, const char *path, R1Err *err) {
     return 0;
 }
 
+int r1_db_open_readonly(R1Db *db, const char *path, R1Err *err) {
+    db->path = r1_xstrdup(path);
+    db->h = NULL;
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        r1_seterr(err, "%s: cannot open for reading: %s", path,
+                  db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        r1_db_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db->h, 10000);
+    sqlite3_stmt *st = r1_db_prepare(db, "PRAGMA user_version", err);
+    int v = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (v != R1_DB_VERSION) {
+        r1_seterr(err, "%s: schema version %d, expected %d", path, v, R1_DB_VERSION);
+        r1_db_close(db);
+        return -1;
+    }
+    return 0;
+}
+
 void r1_db_close(R1Db *db) {
     if (db->h) sqlite3_close(db->h);
     free(db->path);

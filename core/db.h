@@ -27,6 +27,10 @@ typedef struct {
 } R1Db;
 
 int r1_db_open(R1Db *db, const char *path, R1Err *err);
+/* Opens an existing database for reading only (no setup, no migration): the
+ * ranks of a data-parallel job other than rank 0 (see dist.h). Refuses a
+ * database of another schema version. */
+int r1_db_open_readonly(R1Db *db, const char *path, R1Err *err);
 void r1_db_close(R1Db *db);
 /* Runs SQL with no result rows (one or more statements). */
 int r1_db_exec(R1Db *db, const char *sql, R1Err *err);

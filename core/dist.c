@@ -81,6 +81,32 @@ int r1_dist_end(R1Dist *d, int status) {
     return status;
 }
 
+int r1_dist_db_open(R1Dist *d, R1Db *db, const char *path, R1Err *err) {
+    int rc = d->rank == 0 ? r1_db_open(db, path, err) : 0;
+    if (r1_dist_any(d, rc)) {
+        if (rc == 0) {
+            r1_db_close(db);
+            rc = r1_seterr(err, "rank 0 could not open %s", path);
+        }
+        return rc;
+    }
+    if (d->rank != 0) rc = r1_db_open_readonly(db, path, err);
+    if (r1_dist_any(d, rc) && rc == 0) {
+        r1_db_close(db);
+        rc = r1_seterr(err, "another rank could not open %s", path);
+    }
+    return rc;
+}
+
+void r1_dist_fatal(R1Dist *d, const char *who, const char *msg) {
+    if (d->size > 1)
+        fprintf(stderr, "%s: rank %d of %d: %s\n", who, d->rank, d->size, msg);
+    else
+        fprintf(stderr, "%s: %s\n", who, msg);
+    r1_dist_end(d, 1);
+    exit(1);
+}
+
 int r1_dist_any(R1Dist *d, int rc) {
     int bad = rc != 0;
 #ifdef R1_MPI
@@ -241,13 +267,29 @@ char *r1_dist_gather(R1Dist *d, const void *buf, size_t n, size_t *counts) {
 static void parts(const R1Dist *d, const size_t *lo, int *cnt, int *disp) {
     for (int r = 0; r < d->size; r++) {
         if (lo[r + 1] - lo[r] > INT_MAX || lo[r] > INT_MAX) {
-            fprintf(stderr, "r1c: a shard of over 2^31 floats; use more ranks\n");
+            fprintf(stderr, "r1c: a collective over offsets past 2^31 floats (a model of over "
+                            "2^31 parameters) is not supported yet\n");
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
         cnt[r] = (int)(lo[r + 1] - lo[r]), disp[r] = (int)lo[r];
     }
 }
 #endif
+
+void r1_dist_gather_f32(R1Dist *d, const float *mine, float *x, const size_t *lo) {
+    if (d->size == 1) {
+        memcpy(x + lo[0], mine, sizeof(float) * (lo[1] - lo[0]));
+        return;
+    }
+#ifdef R1_MPI
+    int *cnt = r1_xmalloc(sizeof(int) * (size_t)d->size), *disp = r1_xmalloc(sizeof(int) * d->size);
+    parts(d, lo, cnt, disp);
+    MPI_Gatherv(mine, cnt[d->rank], MPI_FLOAT, x, cnt, disp, MPI_FLOAT, 0, MPI_COMM_WORLD);
+    free(cnt), free(disp);
+#else
+    (void)mine, (void)x;
+#endif
+}
 
 void r1_dist_allgather_f32(R1Dist *d, float *x, const size_t *lo) {
     if (d->size == 1) return;

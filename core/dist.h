@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "db.h"
 #include "util.h"
 
 typedef struct {
@@ -38,6 +39,14 @@ typedef struct {
 
 int r1_dist_init(R1Dist *d, int *argc, char ***argv, R1Err *err);
 int r1_dist_end(R1Dist *d, int status);
+/* The run database for this rank: rank 0 opens it for writing (and migrates
+ * it), then the others open it read-only. Collective; an error on any rank is
+ * an error on all (the others' message says so). */
+int r1_dist_db_open(R1Dist *d, R1Db *db, const char *path, R1Err *err);
+/* Ends the job at once (MPI_Abort; alone: exit) after printing "who: msg":
+ * for failures inside a collective that the other ranks cannot learn about,
+ * such as NCCL's. */
+_Noreturn void r1_dist_fatal(R1Dist *d, const char *who, const char *msg);
 /* 1 when MPI is compiled in. */
 int r1_dist_built(void);
 
@@ -72,6 +81,9 @@ float *r1_dist_items(R1Dist *d, const float *mine, const int *len, const int *ow
  * concatenation there (counts[r] filled, counts sized d->size) and NULL
  * elsewhere. */
 char *r1_dist_gather(R1Dist *d, const void *buf, size_t n, size_t *counts);
+/* Rank r's part x[lo[r] .. lo[r + 1]) to rank 0's x (mine: this rank's part;
+ * x need only exist on rank 0). */
+void r1_dist_gather_f32(R1Dist *d, const float *mine, float *x, const size_t *lo);
 /* x[lo[r] .. lo[r + 1]) is rank r's part; afterwards every rank holds all. */
 void r1_dist_allgather_f32(R1Dist *d, float *x, const size_t *lo);
 /* Sum over ranks of x[lo[r] .. lo[r + 1]), left in rank r's part of x (the
@@ -86,9 +98,8 @@ int r1_dist_same(R1Dist *d, uint64_t h, const char *what, R1Err *err);
 
 /* Test hook: with R1C_FAULT="RANK:POINT" (or "RANK:POINT:K", the K-th time,
  * default 1) the rank RANK kills itself with SIGKILL when it reaches POINT, as
- * a crashed node would; returns 1 when POINT is "perturb"-style and armed for
- * this rank instead of killing (the caller then corrupts its state on
- * purpose). Never armed in normal runs. */
+ * a crashed node would; for POINT "perturb" it returns 1 instead (the caller
+ * then changes its weights on purpose). Never armed in normal runs. */
 int r1_dist_fault(R1Dist *d, const char *point);
 
 #endif

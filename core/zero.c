@@ -15,6 +15,8 @@ void r1_zero_opt_init(const R1Dist *d, R1AdamW *o, const R1ParamTable *table, fl
     r1_adamw_init_shard(o, table, beta1, beta2, eps, weight_decay, lo, hi);
 }
 
+/* Each rank reads the whole file and keeps its shard: the whole state is held
+ * for a moment on every rank, once, when a run starts. */
 int r1_zero_opt_load(R1AdamW *o, const char *path, R1Err *err) {
     R1AdamW whole;
     r1_adamw_init(&whole, o->table, o->beta1, o->beta2, o->eps, o->weight_decay);
@@ -35,12 +37,13 @@ void r1_zero_opt_gather(R1Dist *d, const R1AdamW *shard, R1AdamW *whole) {
     size_t total = shard->table->total;
     size_t *b = r1_xmalloc(sizeof(size_t) * (size_t)(d->size + 1));
     r1_zero_bounds(d, total, b);
-    /* every rank takes part; the whole arrays only matter on rank 0 */
-    r1_adamw_init(whole, shard->table, shard->beta1, shard->beta2, shard->eps, shard->weight_decay);
-    whole->step = shard->step, whole->lr = shard->lr;
-    memcpy(whole->m + shard->lo, shard->m, sizeof(float) * (shard->hi - shard->lo));
-    memcpy(whole->v + shard->lo, shard->v, sizeof(float) * (shard->hi - shard->lo));
-    r1_dist_allgather_f32(d, whole->m, b);
-    r1_dist_allgather_f32(d, whole->v, b);
+    memset(whole, 0, sizeof *whole);
+    if (d->rank == 0) { /* only rank 0 ever holds the whole state */
+        r1_adamw_init(whole, shard->table, shard->beta1, shard->beta2, shard->eps,
+                      shard->weight_decay);
+        whole->step = shard->step, whole->lr = shard->lr;
+    }
+    r1_dist_gather_f32(d, shard->m, whole->m, b);
+    r1_dist_gather_f32(d, shard->v, whole->v, b);
     free(b);
 }

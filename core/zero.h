@@ -11,7 +11,7 @@
  *     its errors are r1_adamw_load's.
  *   - r1_zero_opt_gather is collective: afterwards rank 0's *whole holds the
  *     complete state (for a checkpoint; free it with r1_adamw_free); on other
- *     ranks *whole is left zeroed. */
+ *     ranks *whole is zeroed and holds nothing (r1_adamw_free is harmless). */
 #ifndef R1_ZERO_H
 #define R1_ZERO_H
 

@@ -2,6 +2,7 @@
  * grpo/README.md). Exit status: 0 done, 1 failed (message on stderr; nothing
  * written), 2 bad usage. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,8 +224,8 @@ static int record(R1Db *db, const GrpoArgs *a, const GStep *s, const GMetrics *g
         {"grpo/updates", (double)g->updates},
         {"grpo/ref_seconds", g->ref_seconds},
         {"grpo/update_seconds", g->update_seconds},
-        {"grpo/allreduce_seconds", g->allreduce_seconds},
-        {"grpo/ranks", a->dist->size}};
+        {"grpo/allreduce_seconds", a->dist->size > 1 ? g->allreduce_seconds : NAN},
+        {"grpo/ranks", a->dist->size > 1 ? a->dist->size : NAN}};
     const char *stage = r1_metrics_stage(a->stage, "grpo");
     char *sql = sqlite3_mprintf(
         "DELETE FROM metrics WHERE stage = %Q AND step = %ld AND name LIKE 'grpo/%%';", stage,
@@ -234,7 +235,8 @@ static int record(R1Db *db, const GrpoArgs *a, const GStep *s, const GMetrics *g
     int rc = r1_db_exec(db, sql, err);
     sqlite3_free(sql);
     for (size_t i = 0; rc == 0 && i < sizeof m / sizeof m[0]; i++)
-        rc = r1_db_metric(db, stage, a->step, m[i].n, m[i].v, err);
+        if (!isnan(m[i].v))
+            rc = r1_db_metric(db, stage, a->step, m[i].n, m[i].v, err); /* NaN: alone */
     char *real = rc == 0 ? realpath(a->out, NULL) : NULL;
     if (rc == 0) rc = r1_db_checkpoint(db, stage, a->step, real ? real : a->out, err);
     free(real);
@@ -318,7 +320,7 @@ static int run(GrpoArgs *a) {
     }
     R1Err err = {{0}};
     R1Db db;
-    if (r1_db_open(&db, a->db, &err)) {
+    if (r1_dist_db_open(a->dist, &db, a->db, &err)) {
         fprintf(stderr, "%s: %s\n", WHO, err.msg);
         return 1;
     }

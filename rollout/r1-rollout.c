@@ -352,14 +352,14 @@ static int run(Args *a) {
         return 1;
     }
     R1Db db;
-    if (r1_db_open(&db, a->db, &err)) return refuse(err.msg);
+    if (r1_dist_db_open(a->dist, &db, a->db, &err)) return refuse(err.msg);
     RolloutPrompt *p = NULL;
     int rc = rollout_select(&db, a->split, a->dataset, a->step, (int)a->K, a->seed, &p, &err);
     int done =
         rc == 0 ? rollout_step_complete(&db, a->stage, a->step, p, (int)a->K, (int)a->G, &err) : -1;
     if (done == 1 && a->force) done = 0;
     if (done == 1) {
-        if (a->json)
+        if (a->json && a->dist->rank == 0)
             printf("{\"step\":%ld,\"completions\":%ld,\"skipped\":true}\n", a->step, a->K * a->G);
         else if (!a->quiet && a->dist->rank == 0)
             printf("step %ld already holds its %ld x %ld rollouts; nothing to do\n", a->step, a->K,

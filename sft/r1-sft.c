@@ -140,7 +140,7 @@ static int run(const SftArgs *a) {
         return 1;
     }
     R1Db db;
-    if (r1_db_open(&db, a->db, &err)) {
+    if (r1_dist_db_open(a->dist, &db, a->db, &err)) {
         fprintf(stderr, "%s: %s\n", WHO, err.msg);
         return 1;
     }

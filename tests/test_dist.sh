@@ -87,8 +87,8 @@ check "rollouts: 2 steps x 15 rows at N = 2" '[ "$(q "$tmp/r2.db" "SELECT COUNT(
 check "rollouts: N = 1 under mpirun is byte-identical to a plain run" '[ "$(rows "$tmp/r1.db")" = "$(rows "$tmp/r1m.db")" ]'
 check "rollouts: N = 2 is byte-identical to N = 1" '[ "$(rows "$tmp/r1.db")" = "$(rows "$tmp/r2.db")" ]'
 newdb one1; newdb one2
-"$R1_BIN/r1-rollout" --db "$tmp/one1.db" --step 0 "${R[@]/5/1}" >/dev/null &&
-    mpi 2 "$R1_BIN/r1-rollout" --db "$tmp/one2.db" --step 0 "${R[@]/5/1}" 2>"$tmp/one.err" >/dev/null
+"$R1_BIN/r1-rollout" --db "$tmp/one1.db" --step 0 "${R[@]}" --prompts 1 >/dev/null &&
+    mpi 2 "$R1_BIN/r1-rollout" --db "$tmp/one2.db" --step 0 "${R[@]}" --prompts 1 2>"$tmp/one.err" >/dev/null
 check "rollouts: one prompt on two ranks (rank 1 samples nothing) is identical too" \
     '[ -n "$(rows "$tmp/one1.db")" ] && [ "$(rows "$tmp/one1.db")" = "$(rows "$tmp/one2.db")" ] || { cat "$tmp/one.err"; false; }'
 check "rollouts: rank 0 alone writes the step's metrics (one row per name)" \
