@@ -63,6 +63,14 @@ typedef struct {
     float temperature;
 } R1Batch;
 
+/* The output layer of a head_targets_only forward runs over chunks of this
+ * many head rows (about 64 MiB of float logits each), so training never holds
+ * the [tokens x vocabulary] logits (1.4 GB for 7K tokens of a 49K vocabulary);
+ * the backward recomputes each chunk's logits. With as few rows as one chunk
+ * (small vocabularies, short batches) the logits of every row stay in
+ * a->logits after the forward, as before. */
+#define R1_HEAD_CHUNK_ROWS(V) ((V) >= (16 << 20) ? 1 : (16 << 20) / (V))
+
 /* Activations kept by the forward for the backward, sized for one batch. */
 typedef struct {
     int T, cap_T, cap_pos;
@@ -75,13 +83,20 @@ typedef struct {
     float *att, *lse;       /* [L, T, H hd], [L, T, H] */
     float *gu, *act;        /* [L, T, 2 I], [L, T, I] */
     float *lnf, *rstdf;     /* [T, C], [T] */
-    float *logits;          /* [T, V]; the backward turns it into dlogits */
+    float *logits;          /* [T, V], or with head_targets_only one chunk of head rows
+                               [min(n_head, R1_HEAD_CHUNK_ROWS(V)), V] (see below);
+                               the backward turns it into dlogits */
+    size_t cap_logits;      /* floats allocated in logits */
     float *logp, *lse_v;    /* [T] */
     int *head_row;          /* [T]: row of logits for token t, or -1 */
     int n_head;             /* rows of logits */
     float *lnf_h;           /* [T, C] the final-norm rows the head ran on (head_targets_only) */
     int *tgt_h;             /* [T] their targets */
     float *logp_h, *lse_h;  /* [T] */
+    /* With want_entropy set before a head_targets_only forward: ent_h[r], the
+     * entropy of softmax(logits / temperature) of head row r. */
+    int want_entropy;
+    float *ent_h; /* [T] */
     float *rope_cos, *rope_sin;
     float *rope_inv; /* the frequencies the table was built from [head_dim / 2] */
     int rope_half;

@@ -22,28 +22,14 @@ void r1_trainer_free(R1Trainer *t) {
     memset(t, 0, sizeof *t);
 }
 
-/* Summed entropy of the softmax of the CPU head's rows (each row's
- * log-sum-exp in lse_h), in parallel over rows: it is a metric, so a per-row
- * float exp does. */
-static double head_entropy(const R1Acts *a, int V, float s) {
-    double total = 0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-    for (int r = 0; r < a->n_head; r++) {
-        const float *z = a->logits + (size_t)r * V;
-        float lse = a->lse_h[r];
-        double h = lse;
-        for (int j = 0; j < V; j++) h -= (double)(expf(s * z[j] - lse) * s * z[j]);
-        total += h;
-    }
-    return total;
-}
-
 int r1_trainer_forward(R1Trainer *t, const R1Batch *b, double *entropy, R1Err *err) {
-    float s = b->temperature > 0 ? 1.0f / b->temperature : 1.0f;
     if (!t->gpu) {
+        t->acts.want_entropy = entropy != NULL; /* computed chunk by chunk with the logits */
         r1_model_forward(t->m, &t->acts, b);
         t->loss = t->acts.loss, t->n_targets = t->acts.n_targets, t->logp = t->acts.logp;
-        if (entropy) *entropy += head_entropy(&t->acts, t->m->cfg.vocab, s);
+        double h = 0;
+        for (int r = 0; entropy && r < t->acts.n_head; r++) h += t->acts.ent_h[r];
+        if (entropy) *entropy += h;
         return 0;
     }
     if (b->n_tokens > t->cap)

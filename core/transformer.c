@@ -1,5 +1,6 @@
 /* transformer.c - the forward and backward passes of model.h, and the
  * activation buffers they share. Written over ops.h only. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +31,12 @@ void r1_acts_free(R1Acts *a) {
                      a->qkv,      a->att,    a->lse,    a->gu,    a->act,      a->lnf,
                      a->rstdf,    a->logits, a->logp,   a->lse_v, a->d_res,    a->d_ln,
                      a->d_qkv,    a->d_att,  a->d_gu,   a->d_act, a->rope_cos, a->rope_sin,
-                     a->rope_inv, a->lnf_h,  a->logp_h, a->lse_h};
+                     a->rope_inv, a->lnf_h,  a->logp_h, a->lse_h, a->ent_h};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     free(a->pos), free(a->head_row), free(a->tgt_h);
+    int want = a->want_entropy;
     memset(a, 0, sizeof *a);
+    a->want_entropy = want; /* the caller's choice outlives the buffers */
 }
 
 /* Floats per token of each saved activation, in one place for alloc and info. */
@@ -41,12 +44,23 @@ static size_t floats_per_token(const Dims *d) {
     size_t per_layer =
         3 * (size_t)d->C + 2 + d->QKV + (size_t)d->H * d->hd + d->H + 3 * (size_t)d->I;
     size_t scratch = 2 * (size_t)d->C + d->QKV + (size_t)d->H * d->hd + 3 * (size_t)d->I;
-    return (size_t)(d->L + 1) * d->C + d->L * per_layer + d->C + 1 + d->V + 2 + scratch;
+    return (size_t)(d->L + 1) * d->C + d->L * per_layer + d->C + 1 + 2 + scratch;
 }
 
 size_t r1_acts_bytes(const R1Config *c, int T) {
     Dims d = dims_of(c);
-    return sizeof(float) * floats_per_token(&d) * (size_t)T;
+    size_t rows =
+        (size_t)R1_HEAD_CHUNK_ROWS(d.V) < (size_t)T ? (size_t)R1_HEAD_CHUNK_ROWS(d.V) : (size_t)T;
+    return sizeof(float) * (floats_per_token(&d) * (size_t)T + rows * (size_t)d.V);
+}
+
+/* Room for `rows` rows of logits (kept across batches; grown, never shrunk). */
+static void logits_reserve(R1Acts *a, const Dims *d, size_t rows) {
+    size_t need = rows * (size_t)d->V;
+    if (need <= a->cap_logits) return;
+    free(a->logits);
+    a->logits = r1_falloc(need ? need : 1);
+    a->cap_logits = need;
 }
 
 static long shape_key(const Dims *d) {
@@ -75,7 +89,6 @@ static void acts_reserve(R1Acts *a, const Dims *d, int T) {
     a->act = r1_falloc(L * t * d->I);
     a->lnf = r1_falloc(t * d->C);
     a->rstdf = r1_falloc(t);
-    a->logits = r1_falloc(t * d->V);
     a->logp = r1_falloc(t);
     a->lse_v = r1_falloc(t);
     a->d_res = r1_falloc(t * d->C);
@@ -89,6 +102,7 @@ static void acts_reserve(R1Acts *a, const Dims *d, int T) {
     a->lnf_h = r1_falloc(t * d->C);
     a->logp_h = r1_falloc(t);
     a->lse_h = r1_falloc(t);
+    a->ent_h = r1_falloc(t);
 }
 
 /* Positions restart per sequence; the RoPE table covers the longest one. */
@@ -172,9 +186,28 @@ static float logit_scale(const R1Batch *b) {
     return b->temperature > 0 ? 1.0f / b->temperature : 1.0f;
 }
 
-/* The output layer and log-probabilities at the rows with a target only. */
+/* Entropy of softmax(s z) of each of n rows of logits z, given each row's
+ * log-sum-exp; a metric, so a float exp per element does (summed in double). */
+static void rows_entropy(float *ent, const float *logits, const float *lse, int n, int V, float s) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < n; r++) {
+        const float *z = logits + (size_t)r * V;
+        double h = lse[r];
+        for (int j = 0; j < V; j++) h -= (double)(expf(s * z[j] - lse[r]) * s * z[j]);
+        ent[r] = (float)h;
+    }
+}
+
+/* The output layer's logits of head rows [r0, r0 + k) into a->logits. */
+static void head_chunk(const R1Model *m, R1Acts *a, const Dims *d, int r0, int k) {
+    op_matmul_fwd(a->logits, a->lnf_h + (size_t)r0 * d->C, m->lm_head, NULL, k, d->C, d->V, 0);
+}
+
+/* The output layer and log-probabilities at the rows with a target only, in
+ * chunks of R1_HEAD_CHUNK_ROWS rows. */
 static void head_at_targets(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d) {
-    int n = 0, T = b->n_tokens;
+    int n = 0, T = b->n_tokens, R = R1_HEAD_CHUNK_ROWS(d->V);
+    float s = logit_scale(b);
     for (int t = 0; t < T; t++) {
         a->head_row[t] = b->targets[t] >= 0 ? n : -1;
         if (b->targets[t] < 0) continue;
@@ -182,8 +215,13 @@ static void head_at_targets(R1Model *m, R1Acts *a, const R1Batch *b, const Dims 
         a->tgt_h[n++] = b->targets[t];
     }
     a->n_head = n;
-    op_matmul_fwd(a->logits, a->lnf_h, m->lm_head, NULL, n, d->C, d->V, 0);
-    op_logprob_fwd(a->logp_h, a->lse_h, a->logits, a->tgt_h, n, d->V, logit_scale(b));
+    logits_reserve(a, d, (size_t)(n < R ? n : R));
+    for (int r0 = 0; r0 < n; r0 += R) {
+        int k = n - r0 < R ? n - r0 : R;
+        head_chunk(m, a, d, r0, k);
+        op_logprob_fwd(a->logp_h + r0, a->lse_h + r0, a->logits, a->tgt_h + r0, k, d->V, s);
+        if (a->want_entropy) rows_entropy(a->ent_h + r0, a->logits, a->lse_h + r0, k, d->V, s);
+    }
     for (int t = 0; t < T; t++) {
         int r = a->head_row[t];
         a->logp[t] = r >= 0 ? a->logp_h[r] : 0.0f;
@@ -206,6 +244,7 @@ void r1_model_forward(R1Model *m, R1Acts *a, const R1Batch *b) {
     if (b->targets && b->head_targets_only) {
         head_at_targets(m, a, b, &d);
     } else {
+        logits_reserve(a, &d, (size_t)T);
         op_matmul_fwd(a->logits, a->lnf, m->lm_head, NULL, T, d.C, d.V, 0);
         for (int t = 0; t < T; t++) a->head_row[t] = t;
         a->n_head = T;
@@ -262,16 +301,24 @@ static void layer_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *
 }
 
 /* The backward of head_at_targets: dL/d(final norm output) into a->d_ln, zero
- * at rows without a target (a->d_res serves as scratch; the caller clears it). */
+ * at rows without a target (a->d_res serves as scratch; the caller clears it).
+ * Chunk by chunk: each chunk's logits are computed again (unless one chunk
+ * held them all) and turned into dlogits in place. With tied embeddings
+ * lm_head is wte, so its gradient here and the embedding's add up. */
 static void head_backward(R1Model *m, R1Acts *a, const R1Batch *b, const Dims *d,
                           const float *dlogp) {
-    int n = a->n_head, T = b->n_tokens;
+    int n = a->n_head, T = b->n_tokens, R = R1_HEAD_CHUNK_ROWS(d->V);
     for (int t = 0; t < T; t++)
         if (a->head_row[t] >= 0) a->logp_h[a->head_row[t]] = dlogp[t]; /* now dL/dlogp */
-    op_logprob_bwd(a->logits, a->logits, a->lse_h, a->tgt_h, a->logp_h, n, d->V, logit_scale(b));
     memset(a->d_res, 0, sizeof(float) * (size_t)n * d->C);
-    op_matmul_bwd(a->d_res, grad_of(m, m->lm_head), NULL, a->logits, a->lnf_h, m->lm_head, n, d->C,
-                  d->V);
+    for (int r0 = 0; r0 < n; r0 += R) {
+        int k = n - r0 < R ? n - r0 : R;
+        if (n > R) head_chunk(m, a, d, r0, k);
+        op_logprob_bwd(a->logits, a->logits, a->lse_h + r0, a->tgt_h + r0, a->logp_h + r0, k, d->V,
+                       logit_scale(b));
+        op_matmul_bwd(a->d_res + (size_t)r0 * d->C, grad_of(m, m->lm_head), NULL, a->logits,
+                      a->lnf_h + (size_t)r0 * d->C, m->lm_head, k, d->C, d->V);
+    }
     memset(a->d_ln, 0, sizeof(float) * (size_t)T * d->C);
     for (int t = 0; t < T; t++)
         if (a->head_row[t] >= 0)

@@ -525,6 +525,91 @@ static void test_temperature_scaled_head(void **s) {
     scaled_head_equal(0, 1.3f, 1);
 }
 
+/* A vocabulary large enough that the head runs in several chunks
+ * (R1_HEAD_CHUNK_ROWS(49152) = 341 rows): logp, loss, entropy and every
+ * gradient of the chunked head_targets_only path against the full-logits path
+ * of the same batch (relative 1e-5: only the lm_head gradient's summation
+ * order differs), tied (the embedding gets both contributions) and untied. */
+static void chunked_head(int tied) {
+    enum { V = 49152, T = 800 };
+    char json[768];
+    snprintf(json, sizeof json,
+             "{\"model_type\":\"qwen2\",\"hidden_size\":16,\"num_hidden_layers\":1,"
+             "\"num_attention_heads\":2,\"num_key_value_heads\":1,\"intermediate_size\":24,"
+             "\"vocab_size\":%d,\"max_position_embeddings\":512,\"rms_norm_eps\":1e-5,"
+             "\"rope_theta\":10000.0,\"tie_word_embeddings\":%s,\"initializer_range\":0.5,"
+             "\"hidden_act\":\"silu\"}",
+             V, tied ? "true" : "false");
+    R1Config c;
+    R1Err err;
+    R1Model m;
+    assert_int_equal(r1_config_parse(&c, json, "test", &err), 0);
+    assert_int_equal(r1_model_build(&m, &c, "test", &err), 0);
+    r1_model_init_random(&m, 3);
+    assert_true(R1_HEAD_CHUNK_ROWS(V) < T / 2); /* at least three chunks */
+    int *tok = malloc(sizeof(int) * T), *tgt = malloc(sizeof(int) * T), starts[3] = {0, 300, T};
+    float *w = malloc(sizeof(float) * T);
+    R1Rng rng;
+    r1_rng_seed(&rng, 4);
+    for (int t = 0; t < T; t++) {
+        tok[t] = (int)(r1_rng_u64(&rng) % V);
+        tgt[t] = t % 7 == 3 ? -1 : (int)(r1_rng_u64(&rng) % V);
+        w[t] = (float)r1_rng_normal(&rng) / T;
+    }
+    R1Batch full = {2, T, tok, starts, tgt, 0, 0.8f}, part = full;
+    part.head_targets_only = 1;
+    R1Acts a;
+    r1_acts_init(&a);
+    r1_model_alloc_grads(&m);
+    r1_model_zero_grad(&m);
+    r1_model_forward(&m, &a, &full);
+    float *logp = malloc(sizeof(float) * T), loss = a.loss, *g = r1_falloc(m.table.total);
+    memcpy(logp, a.logp, sizeof(float) * T);
+    double ent = 0; /* the entropy of the target rows, from the full logits */
+    for (int t = 0; t < T; t++) {
+        if (tgt[t] < 0) continue;
+        const float *z = a.logits + (size_t)t * V;
+        double mx = -1e30, sum = 0, zs = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, z[j] / 0.8);
+        for (int j = 0; j < V; j++) sum += exp(z[j] / 0.8 - mx);
+        for (int j = 0; j < V; j++) zs += exp(z[j] / 0.8 - mx) / sum * (z[j] / 0.8);
+        ent += mx + log(sum) - zs;
+    }
+    r1_model_backward(&m, &a, &full, w);
+    memcpy(g, m.grads, sizeof(float) * m.table.total);
+    r1_model_zero_grad(&m);
+    r1_acts_free(&a); /* fresh buffers: the full path's logits are gone */
+    a.want_entropy = 1;
+    r1_model_forward(&m, &a, &part);
+    /* one chunk of logits, never the whole [T, V] */
+    assert_int_equal(a.cap_logits, (size_t)R1_HEAD_CHUNK_ROWS(V) * V);
+    assert_true(fabsf(a.loss - loss) <= 1e-5f * fabsf(loss));
+    double h = 0;
+    for (int r = 0; r < a.n_head; r++) h += a.ent_h[r];
+    assert_true(fabs(h - ent) <= 1e-4 * fabs(ent));
+    for (int t = 0; t < T; t++)
+        if (tgt[t] >= 0) assert_true(fabsf(a.logp[t] - logp[t]) <= 1e-5f * fabsf(logp[t]) + 1e-6f);
+    r1_model_backward(&m, &a, &part, w);
+    for (int i = 0; i < m.table.n; i++) { /* each tensor against its own scale */
+        const R1Param *q = &m.table.p[i];
+        double scale = 1e-30, worst = 0;
+        for (size_t j = 0; j < q->numel; j++) scale = fmax(scale, fabs(g[q->offset + j]));
+        for (size_t j = 0; j < q->numel; j++)
+            worst = fmax(worst, fabs(g[q->offset + j] - m.grads[q->offset + j]) / scale);
+        if (worst > 1e-5) fprintf(stderr, "%s: worst %.3g\n", q->name, worst);
+        assert_true(worst <= 1e-5);
+    }
+    free(tok), free(tgt), free(w), free(logp), free(g);
+    r1_acts_free(&a);
+    r1_model_free(&m);
+}
+
+static void test_chunked_head(void **s) {
+    (void)s;
+    chunked_head(1);
+    chunked_head(0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grads_qwen2_tied),    cmocka_unit_test(test_grads_llama_untied),
@@ -533,6 +618,7 @@ int main(void) {
         cmocka_unit_test(test_load_refusals),       cmocka_unit_test(test_batch_check),
         cmocka_unit_test(test_head_targets_only),   cmocka_unit_test(test_temperature_forward),
         cmocka_unit_test(test_grads_temperature),   cmocka_unit_test(test_temperature_scaled_head),
+        cmocka_unit_test(test_chunked_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
