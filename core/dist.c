@@ -30,14 +30,6 @@ static int launched(void) {
     return n < 0 ? 0 : n;
 }
 
-int r1_dist_built(void) {
-#ifdef R1_MPI
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 int r1_dist_init(R1Dist *d, int *argc, char ***argv, R1Err *err) {
     memset(d, 0, sizeof *d);
     d->size = 1;
@@ -98,11 +90,15 @@ int r1_dist_db_open(R1Dist *d, R1Db *db, const char *path, R1Err *err) {
     return rc;
 }
 
-void r1_dist_fatal(R1Dist *d, const char *who, const char *msg) {
+void r1_dist_error(const R1Dist *d, const char *who, const char *msg) {
     if (d->size > 1)
         fprintf(stderr, "%s: rank %d of %d: %s\n", who, d->rank, d->size, msg);
     else
         fprintf(stderr, "%s: %s\n", who, msg);
+}
+
+void r1_dist_fatal(R1Dist *d, const char *who, const char *msg) {
+    r1_dist_error(d, who, msg);
     r1_dist_end(d, 1);
     exit(1);
 }
@@ -126,7 +122,6 @@ void r1_dist_sum_f32(R1Dist *d, float *x, size_t n) {
         MPI_Allreduce(MPI_IN_PLACE, x + at, (int)k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
     d->comm_seconds += r1_now() - t0;
-    d->comm_bytes += (double)n * sizeof(float);
 #else
     (void)x, (void)n;
 #endif
@@ -300,7 +295,6 @@ void r1_dist_allgather_f32(R1Dist *d, float *x, const size_t *lo) {
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x, cnt, disp, MPI_FLOAT, MPI_COMM_WORLD);
     free(cnt), free(disp);
     d->comm_seconds += r1_now() - t0;
-    d->comm_bytes += (double)(lo[d->size] - lo[0]) * sizeof(float);
 #else
     (void)x, (void)lo;
 #endif
@@ -330,7 +324,6 @@ void r1_dist_reduce_scatter_f32(R1Dist *d, float *x, const size_t *lo) {
     }
     free(send), free(recv), free(cnt);
     d->comm_seconds += r1_now() - t0;
-    d->comm_bytes += (double)(lo[d->size] - lo[0]) * sizeof(float);
 #else
     (void)x, (void)lo;
 #endif

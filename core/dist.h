@@ -17,8 +17,8 @@
  *     takes the job down with a non-zero exit on every rank.
  *   - Rank 0 is the only writer of the database, checkpoints and stdout
  *     summaries; the stages keep to that.
- *   - d->comm_seconds and d->comm_bytes count the time spent in and the bytes
- *     sent by the all-reduce and reduce-scatter/all-gather calls, for metrics. */
+ *   - d->comm_seconds counts the time spent in the gradient collectives
+ *     (all-reduce, reduce-scatter, all-gather), for metrics. */
 #ifndef R1_DIST_H
 #define R1_DIST_H
 
@@ -33,7 +33,6 @@ typedef struct {
     int local_rank; /* this rank's index on its node (GPU choice) */
     int mpi;        /* MPI_Init was called */
     double comm_seconds;
-    double comm_bytes;
     long fault_hits; /* the test hook's counter (r1_dist_fault) */
 } R1Dist;
 
@@ -43,12 +42,12 @@ int r1_dist_end(R1Dist *d, int status);
  * it), then the others open it read-only. Collective; an error on any rank is
  * an error on all (the others' message says so). */
 int r1_dist_db_open(R1Dist *d, R1Db *db, const char *path, R1Err *err);
+/* Prints "who: msg", or "who: rank R of N: msg" when there are several ranks. */
+void r1_dist_error(const R1Dist *d, const char *who, const char *msg);
 /* Ends the job at once (MPI_Abort; alone: exit) after printing "who: msg":
  * for failures inside a collective that the other ranks cannot learn about,
  * such as NCCL's. */
 _Noreturn void r1_dist_fatal(R1Dist *d, const char *who, const char *msg);
-/* 1 when MPI is compiled in. */
-int r1_dist_built(void);
 
 /* Agreement on a phase's outcome: 1 when any rank passes a non-zero rc. */
 int r1_dist_any(R1Dist *d, int rc);

@@ -90,7 +90,8 @@ int r1_trainer_set_dist(R1Trainer *t, R1Dist *d, int zero, R1Err *err) {
     t->dist = d && d->size > 1 ? d : NULL;
     t->zero = t->dist && zero;
     if (t->zero && t->gpu)
-        return r1_seterr(err, "--zero 1 is not implemented on the GPU (NCCL) path yet");
+        return r1_seterr(err, "--zero 1 works on the CPU only (on the GPU, NCCL all-reduces "
+                              "whole gradients)");
     if (t->zero) {
         t->bounds = r1_xmalloc(sizeof(size_t) * (size_t)(d->size + 1));
         r1_zero_bounds(d, t->m->table.total, t->bounds);
@@ -117,7 +118,6 @@ int r1_trainer_reduce_grads(R1Trainer *t, R1Err *err) {
         /* the other ranks cannot learn of a failure inside NCCL: end the job */
         if (r1_gpu_allreduce_grads(t->gpu, err)) r1_dist_fatal(t->dist, "r1c", err->msg);
         t->dist->comm_seconds += r1_now() - t0;
-        t->dist->comm_bytes += (double)t->m->table.total * sizeof(float);
         return 0;
     }
     if (t->zero)

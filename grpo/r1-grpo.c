@@ -325,10 +325,7 @@ static int run(GrpoArgs *a) {
         return 1;
     }
     int rc = train(&db, a, &err);
-    if (rc && a->dist->size > 1)
-        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
-    else if (rc)
-        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    if (rc) r1_dist_error(a->dist, WHO, err.msg);
     r1_db_close(&db);
     return rc ? 1 : 0;
 }

@@ -377,10 +377,7 @@ static int run(Args *a) {
             r1_policy_free(&pol);
         }
     }
-    if ((done < 0 || rc) && a->dist->size > 1)
-        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
-    else if (done < 0 || rc)
-        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    if (done < 0 || rc) r1_dist_error(a->dist, WHO, err.msg);
     rollout_prompts_free(p, (int)a->K);
     r1_db_close(&db);
     return done < 0 || rc ? 1 : 0;

@@ -156,10 +156,7 @@ static int run(const SftArgs *a) {
         }
         r1_policy_free(&pol);
     }
-    if (rc && a->dist->size > 1)
-        fprintf(stderr, "%s: rank %d of %d: %s\n", WHO, a->dist->rank, a->dist->size, err.msg);
-    else if (rc)
-        fprintf(stderr, "%s: %s\n", WHO, err.msg);
+    if (rc) r1_dist_error(a->dist, WHO, err.msg);
     sft_plan_free(&plan);
     sft_data_free(&d);
     r1_db_close(&db);
