@@ -68,7 +68,8 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIB       := $(BUILD)/libr1c.a
 
 .SECONDARY:
-.PHONY: all test asan test-asan bench deps cuda test-cuda bench-cuda format clean demo fuzz real-model
+.PHONY: all test asan test-asan bench deps cuda test-cuda bench-cuda format clean demo fuzz real-model \
+	r1-real
 all: $(TOOLS) $(TESTS) $(BENCHES) $(CUDA_LIB) $(CUDA_BINS)
 
 $(BUILD)/%.o: %.c $(wildcard core/*.h tools/*.h datasets/*.h reward/*.h rollout/*.h grpo/*.h sft/*.h report/*.h tests/*.h)
@@ -163,3 +164,7 @@ clean:
 
 demo: all
 	pipelines/demo.sh
+
+# The R1 recipe on the real SmolLM2-135M-Instruct (about an hour on 2 cores).
+r1-real: all
+	pipelines/r1-real.sh

@@ -1,7 +1,8 @@
 """PyTorch baseline for the GRPO step benchmark (bench/bench_grpo.sh): one GRPO
 step of bin/r1-rollout + bin/r1-grpo, in PyTorch float32 on the CPU, on the
 bench model's shape (bench_model_torch.bench_config) with random weights
-(speed does not depend on their values).
+(speed does not depend on their values), or on the model of --model (a Hugging
+Face directory: bench/bench_grpo_real.sh gives it SmolLM2-135M-Instruct).
 
 The prompts are the ones r1c rolled out: the token ids of each prompt of a step
 of the run database (rollouts.prompt_ids, little-endian int32), in prompt_id
@@ -166,8 +167,11 @@ class Policy:
         self.layers = lay
         self.embed = params["model.embed_tokens.weight"].detach().clone()
         self.norm = params["model.norm.weight"].detach().clone()
-        self.head = ref.lm_head(cfg, params).detach().clone()
-        self.params = [self.embed, self.norm, self.head] + [t for l in lay for t in l if t is not None]
+        # tied embeddings (SmolLM2): one leaf, its gradient the sum of both uses, as r1c's
+        tied = ref.is_tied(cfg)
+        self.head = self.embed if tied else ref.lm_head(cfg, params).detach().clone()
+        self.params = [self.embed, self.norm] + ([] if tied else [self.head])
+        self.params += [t for l in lay for t in l if t is not None]
         for t in self.params:
             t.requires_grad_(grad)
 
@@ -239,12 +243,18 @@ def main():
     ap.add_argument("--epsilon", type=float, default=0.2)
     ap.add_argument("--lr", type=float, default=1e-6)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--model", help="a Hugging Face model directory (default: the bench model, "
+                    "random weights)")
     args = ap.parse_args()
 
     threads = os.cpu_count()
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
-    cfg = bench_config()
+    if args.model:
+        cfg, loaded = ref.load(args.model)
+        loaded = {k: v.float() for k, v in loaded.items()}
+    else:
+        cfg, loaded = bench_config(), None
     prompts, lengths = read_step(args.db, args.step)
     G = len(lengths[0])
     seqs = [p for p, ls in zip(prompts, lengths) for _ in ls]
@@ -252,7 +262,7 @@ def main():
         new_of = [n for ls in lengths for n in ls]
     else:
         new_of = [args.max_new_tokens] * len(seqs)
-    policy_init = ref.init_params(cfg, args.seed, torch.float32)
+    policy_init = loaded if loaded is not None else ref.init_params(cfg, args.seed, torch.float32)
     gen = torch.Generator().manual_seed(args.seed)
 
     # Warm-up (allocations, thread pools): a short generation and a tiny step's forward.

@@ -20,9 +20,13 @@
 #              bench/bench_sft_torch.py (the same samples and batches in PyTorch).
 #   dist:      bench/bench_dist.sh: bin/r1-sft training tokens/s at N = 1 (2 threads) and under
 #              mpirun at N = 2 (1 thread each, with and without --zero 1); all-reduce time per step.
+#   grpo-real: bench/bench_grpo_real.sh: one GRPO step of pipelines/r1-real.sh at its default sizes
+#              (8 prompts x 8 completions, <= 300 tokens) on the real SmolLM2-135M-Instruct vs the
+#              same step in PyTorch; rollout, ref + old logprobs and update, with tokens/s.
 #   gguf:      bench/bench_gguf.sh: decode tokens/s on the real SmolLM2-135M (1 and 32 sequences)
 #              vs llama.cpp's batched decoding of its Q4_1 file and of r1c's F32 export.
-# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|dist|gguf]   (default: all)
+# Usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|grpo-real|sft|dist|gguf]
+#        (default: all)
 # A missed goal is reported, not an error (this is a benchmark, not a test); a
 # program that fails or prints no result fails the script.
 set -euo pipefail
@@ -166,6 +170,7 @@ reward) bench_reward ;;
 import) bench_import ;;
 decode) bench_decode ;;
 grpo) "$here/bench_grpo.sh" ;;
+grpo-real) "$here/bench_grpo_real.sh" ;;
 sft) "$here/bench_sft.sh" ;;
 dist) "$here/bench_dist.sh" ;;
 gguf) "$here/bench_gguf.sh" ;;
@@ -176,12 +181,13 @@ all)
     bench_import
     bench_decode
     "$here/bench_grpo.sh"
+    "$here/bench_grpo_real.sh"
     "$here/bench_sft.sh"
     "$here/bench_dist.sh"
     "$here/bench_gguf.sh"
     ;;
 *)
-    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|sft|gguf]" >&2
+    echo "usage: bench/run.sh [model|tokenizer|reward|import|decode|grpo|grpo-real|sft|dist|gguf]" >&2
     exit 2
     ;;
 esac

@@ -78,4 +78,13 @@ typedef struct {
 
 int r1_synth_eval(const char *expr, R1SynthValue *v, R1Err *err);
 
+/* A cold-start response to an arith task (synth_cot.c), in the R1 output format:
+ * "<think>\n" + a worked chain of thought in the task's language, one small step
+ * per line (each + and - splits its second operand into place values, each * adds
+ * partial products, the remaining expression is rewritten after each operation) +
+ * "\n</think>\n<answer>\n" + a one-line summary ending in \boxed{value} +
+ * "\n</answer>". Every number is recomputed and the result checked against
+ * it->value. NULL with err set for other tasks (caller frees the text). */
+char *r1_synth_cold_start(const R1SynthItem *it, R1Err *err);
+
 #endif

@@ -54,6 +54,8 @@ static const char usage[] =
     "  --max-per-prompt K  at most K samples per prompt, the first ones by step and\n"
     "                      sample, those already present included (default 0: no\n"
     "                      limit); identical responses to one prompt count once\n"
+    "  --system TEXT       put a system message first in each sample (the one the\n"
+    "                      rollouts were sampled with, r1-rollout --system)\n"
     "  --dry-run           write nothing; report what would be collected\n"
     "  --quiet             print nothing; --json: the summary as one JSON line\n"
     "Prints \"collected N samples of kind K from R rollouts (stage S, steps A-B);\n"
@@ -81,7 +83,7 @@ static const struct {
 #define KNOWN_FILTERS "correct, format, stop, language, no-code, paragraph, min-tokens, readable"
 
 typedef struct {
-    const char *db, *kind, *stage, *lang;
+    const char *db, *kind, *stage, *lang, *system;
     long from, to, max_per_prompt, max_paragraph, min_tokens;
     int have_from, have_to, have_paragraph, have_min_tokens;
     int dry_run, quiet, json;
@@ -150,11 +152,12 @@ static int number_opt(const char *f, const char *v, CollectOpts *o) {
 
 /* One option with a value: 0 taken, 1 not one of them, -1 bad value. */
 static int value_opt(CollectOpts *o, const char *f, const char *v) {
-    const char **slot = !strcmp(f, "--db")      ? &o->db
-                        : !strcmp(f, "--kind")  ? &o->kind
-                        : !strcmp(f, "--stage") ? &o->stage
-                        : !strcmp(f, "--lang")  ? &o->lang
-                                                : NULL;
+    const char **slot = !strcmp(f, "--db")       ? &o->db
+                        : !strcmp(f, "--kind")   ? &o->kind
+                        : !strcmp(f, "--stage")  ? &o->stage
+                        : !strcmp(f, "--lang")   ? &o->lang
+                        : !strcmp(f, "--system") ? &o->system
+                                                 : NULL;
     if (slot) return *slot = v, 0;
     if (!strcmp(f, "--filter")) return parse_filters(o, v);
     return number_opt(f, v, o);
@@ -170,9 +173,10 @@ static int is_flag(CollectOpts *o, const char *f) {
 }
 
 static int takes_value(const char *f) {
-    static const char *const names[] = {
-        "--db",        "--kind",    "--stage",          "--lang",          "--filter",
-        "--from-step", "--to-step", "--max-per-prompt", "--max-paragraph", "--min-tokens"};
+    static const char *const names[] = {"--db",         "--kind",           "--stage",
+                                        "--lang",       "--filter",         "--from-step",
+                                        "--to-step",    "--max-per-prompt", "--max-paragraph",
+                                        "--min-tokens", "--system"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(f, names[i])) return 1;
     return 0;
@@ -409,12 +413,19 @@ typedef struct {
     char hash[17];
 } Sample;
 
-/* [{"role":"user","content":Q},{"role":"assistant","content":R}] on one line, as
+/* [{"role":"user","content":Q},{"role":"assistant","content":R}] on one line (with
+ * {"role":"system","content":S} first for --system), as
  * export writes it and import reads it; the hash is import's, of that text. */
-static void make_messages(Sample *s) {
+static void make_messages(Sample *s, const char *system) {
     size_t cap = 0;
     s->messages = NULL, s->messages_len = 0;
-    put(&s->messages, &s->messages_len, &cap, "[{\"role\":\"user\",\"content\":");
+    put(&s->messages, &s->messages_len, &cap, "[");
+    if (system) {
+        put(&s->messages, &s->messages_len, &cap, "{\"role\":\"system\",\"content\":");
+        r1_json_string_write(system, strlen(system), &s->messages, &s->messages_len, &cap);
+        put(&s->messages, &s->messages_len, &cap, "},");
+    }
+    put(&s->messages, &s->messages_len, &cap, "{\"role\":\"user\",\"content\":");
     r1_json_string_write(s->prompt, s->prompt_len, &s->messages, &s->messages_len, &cap);
     put(&s->messages, &s->messages_len, &cap, "},{\"role\":\"assistant\",\"content\":");
     r1_json_string_write(s->response, s->response_len, &s->messages, &s->messages_len, &cap);
@@ -454,7 +465,7 @@ static int keep(Collect *c, const Rollout *r, const char *resp, size_t resp_len,
     /* valid UTF-8, as the rollouts' text is, so that the columns and the JSON agree */
     Sample s = {.response = resp, .response_len = resp_len};
     s.prompt = r1_utf8_lossy(r->question, strlen(r->question), &s.prompt_len);
-    make_messages(&s);
+    make_messages(&s, c->o->system);
     uint64_t kept = 0;
     r1_u64map_get(&c->per_prompt, (uint64_t)r->prompt_id, &kept);
     int rc = 0, kept_now = 0;

@@ -5,7 +5,7 @@
  *   r1-data sample --db DB --table prompts|sft|rollouts [--n 5] [filters]
  *   r1-data import --db DB --format gsm8k|math|jsonl|messages ... FILE...
  *   r1-data export --db DB --table prompts|sft|rollouts [filters]
- *   r1-data synth  --db DB --task arith|countdown --n N --seed S ...
+ *   r1-data synth  --db DB --task arith|countdown|chain --n N --seed S ...
  *   r1-data collect --db DB --kind KIND [--stage S] [--filter LIST] ...
  * Each subcommand prints its own --help. */
 #include <stdio.h>
@@ -20,7 +20,8 @@ static const char *usage =
     "  sample   print a few rows for a person to read\n"
     "  import   add prompts (gsm8k, math, jsonl) or SFT samples (messages) from JSONL files\n"
     "  export   write prompts, SFT samples or rollouts as JSONL to stdout\n"
-    "  synth    generate tasks with exact answers (arithmetic, countdown; en/zh)\n"
+    "  synth    generate tasks with exact answers (arithmetic, countdown, chain; en/zh),\n"
+    "           or worked cold-start samples for them (--kind)\n"
     "  collect  turn rollouts that pass filters (correct, format, ...) into SFT samples\n"
     "The database is SQLite (WAL mode); inspect it with: sqlite3 DB '.tables'\n";
 

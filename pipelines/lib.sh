@@ -18,6 +18,7 @@
 # for several machines. Sub-scripts inherit both.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROLLOUT_SYSTEM= EVAL_FN=eval_model # rl_loop's hooks (below); a script sets them after sourcing
 bin="${R1_BIN:-$root/bin}"
 QUIET=${QUIET:-0}
 NPROC=${R1_NPROC:-${NPROC:-1}}
@@ -133,7 +134,9 @@ last_finished() {
 # frozen reference in OUT_DIR/ref (replaced by the policy every REF_RESET_EVERY
 # steps), evaluation as PHASE every EVAL_EVERY steps and at the end; OUT_DIR/final
 # links the last policy. Only the latest step's directory is kept (KEEP_CHECKPOINTS=1:
-# all of them); the starting model is never removed.
+# all of them); the starting model is never removed. ROLLOUT_SYSTEM, when a script sets
+# it, is the system message of every rollout; EVAL_FN (default eval_model) names the
+# evaluation. Both are reset here, so that the environment never sets them.
 rl_loop() {
     local stage=$1 model=$2 out=$3 steps=$4 tpl=$5 rewards=$6 phase=$7 s=0 last
     mkdir -p "$out"
@@ -152,7 +155,7 @@ rl_loop() {
         par "$bin/r1-rollout" --db "$DB" --model "$model" --stage "$stage" --step "$s" --split "$SPLIT" \
             --prompts "$PROMPTS" --group "$GROUP" --temperature "$TEMPERATURE" \
             --max-new-tokens "$MAX_NEW_TOKENS" --template "$tpl" --stop "</answer>" --seed "$SEED" \
-            --quiet >/dev/null
+            ${ROLLOUT_SYSTEM:+--system "$ROLLOUT_SYSTEM"} --quiet >/dev/null
         "$bin/r1-reward" --db "$DB" --stage "$stage" --step "$s" --rewards "$rewards" --quiet >/dev/null
         par "$bin/r1-grpo" --db "$DB" --stage "$stage" --step "$s" --model "$model" --ref "$out/ref" \
             --out "$out/step-$((s + 1))" --lr "$LR" --beta "$BETA" \
@@ -166,10 +169,10 @@ rl_loop() {
             (SELECT value FROM metrics WHERE stage = '$stage' AND step = $s
                 AND name = 'rollout/completion_len_mean' ORDER BY rowid DESC LIMIT 1))")"
         if [ "$EVAL_EVERY" -gt 0 ] && [ $(((s + 1) % EVAL_EVERY)) -eq 0 ] && [ $((s + 1)) -lt "$steps" ]; then
-            eval_model "$model" "$phase" "$((s + 1))" "$tpl"
+            "$EVAL_FN" "$model" "$phase" "$((s + 1))" "$tpl"
         fi
     done
-    eval_model "$model" "$phase" "$steps" "$tpl"
+    "$EVAL_FN" "$model" "$phase" "$steps" "$tpl"
     ln -sfn "$(basename "$model")" "$out/final"
 }
 

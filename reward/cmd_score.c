@@ -11,8 +11,12 @@
  *
  * With --eval PHASE the step is an evaluation (k samples per held-out prompt):
  * its means are also written as eval/accuracy (pass@1 estimated from k samples),
- * eval/format_rate, eval/language_rate, eval/completion_len_mean, eval/prompts
- * and eval/samples with metrics.stage = PHASE, replacing earlier ones. */
+ * eval/format and eval/language (also as eval/format_rate and eval/language_rate,
+ * the names of earlier runs), eval/completion_len_mean, eval/prompts and
+ * eval/samples with metrics.stage = PHASE, replacing earlier ones. --eval-name P
+ * writes P/accuracy ... instead (two evaluations of one phase: eval/gsm8k), and
+ * --by KEY adds the same per value V of the prompts' meta KEY as P/KEY-V/NAME
+ * (eval/level-2/accuracy). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,10 @@ static const char *USAGE =
     "  --eval PHASE         the step evaluates PHASE (base, r1-zero, r1, distill, ...):\n"
     "                       also write eval/accuracy (pass@1), eval/format_rate,\n"
     "                       eval/language_rate, eval/completion_len_mean with stage PHASE\n"
+    "                       (and eval/format, eval/language: the same rates)\n"
+    "  --eval-name P        with --eval: P/accuracy, ... instead of eval/accuracy, ...\n"
+    "  --by KEY             with --eval: also P/KEY-V/accuracy, ... for each value V of\n"
+    "                       the prompts' meta KEY (--by level: eval/level-1/accuracy)\n"
     "  --rewards SPEC       weights, e.g. accuracy=1,format=1,language=0.1 (default\n"
     "                       accuracy=1,format=1); rewards: accuracy format tag_count\n"
     "                       language overlong repetition\n"
@@ -49,7 +57,7 @@ static const char *USAGE =
     "  --quiet              no progress; --json: the summary as one JSON line\n";
 
 typedef struct {
-    const char *db, *stage, *eval;
+    const char *db, *stage, *eval, *eval_name, *by;
     long step;
     int have_step, quiet, json;
     ScoreFlags f;
@@ -75,6 +83,10 @@ static int parse_args(Args *a, int argc, char **argv) {
             a->stage = argv[++i];
         else if (!strcmp(s, "--eval") && i + 1 < argc)
             a->eval = argv[++i];
+        else if (!strcmp(s, "--eval-name") && i + 1 < argc)
+            a->eval_name = argv[++i];
+        else if (!strcmp(s, "--by") && i + 1 < argc)
+            a->by = argv[++i];
         else if (!strcmp(s, "--step") && i + 1 < argc) {
             if (parse_long(argv[++i], 0, 1L << 62, &a->step, WHO, "--step")) return 2;
             a->have_step = 1;
@@ -83,6 +95,12 @@ static int parse_args(Args *a, int argc, char **argv) {
     }
     if (!a->db || !a->have_step)
         return fprintf(stderr, "%s: needs --db and --step\n%s", WHO, USAGE), 2;
+    if ((a->eval_name || a->by) && !a->eval)
+        return fprintf(stderr, "%s: --eval-name and --by go with --eval PHASE\n", WHO), 2;
+    if (a->by && (!*a->by || a->by[strspn(a->by, "abcdefghijklmnopqrstuvwxyz_0123456789")]))
+        return fprintf(stderr, "%s: --by '%s': a meta key is lower-case letters, digits and _\n",
+                       WHO, a->by),
+               2;
     return 0;
 }
 
@@ -245,33 +263,88 @@ static int put_eval(R1Db *db, const Args *a, const char *name, double v, R1Err *
     return sqlite3_changes(db->h) ? 0 : r1_db_metric(db, a->eval, a->step, name, v, err);
 }
 
-/* --eval: the evaluation's summary under the phase's name, replacing an earlier
- * one of the same phase and step. A rate is NULL when its reward is not scored. */
-static int log_eval(R1Db *db, const Args *a, R1Err *err) {
-    static const char *NAMES[] = {"eval/accuracy",      "eval/format_rate",
-                                  "eval/language_rate", "eval/completion_len_mean",
-                                  "eval/prompts",       "eval/samples"};
-    sqlite3_stmt *st = r1_db_prepare(
-        db,
-        "SELECT AVG(acc), AVG(fmt), AVG(lang), AVG(n_tokens), COUNT(DISTINCT prompt_id), "
-        "COUNT(*) FROM (SELECT r.n_tokens, r.prompt_id, "
-        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'accuracy') AS acc, "
-        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'format') AS fmt, "
-        "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'language') AS lang "
-        "FROM rollouts r WHERE r.step = ?1 AND r.stage = ?2)",
-        err);
+/* The evaluation's means over the step's rollouts whose prompt has meta KEY = ?3
+ * (all of them when key is NULL): v[0..6) as log_eval names them. */
+static int eval_means(R1Db *db, const Args *a, const char *value, double v[6], R1Err *err) {
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT AVG(acc), AVG(fmt), AVG(lang), AVG(n_tokens), COUNT(DISTINCT prompt_id), "
+             "COUNT(*) FROM (SELECT r.n_tokens, r.prompt_id, "
+             "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'accuracy') AS acc, "
+             "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'format') AS fmt, "
+             "(SELECT value FROM rewards WHERE rollout_id = r.id AND name = 'language') AS lang "
+             "FROM rollouts r LEFT JOIN prompts p ON p.id = r.prompt_id "
+             "WHERE r.step = ?1 AND r.stage = ?2 %s)",
+             value ? "AND CAST(json_extract(p.meta, '$.' || ?4) AS TEXT) = ?3" : "");
+    sqlite3_stmt *st = r1_db_prepare(db, sql, err);
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, a->step);
     sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
-    double v[6];
+    if (value) {
+        sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, a->by, -1, SQLITE_STATIC);
+    }
     int ok = sqlite3_step(st) == SQLITE_ROW;
     for (int i = 0; ok && i < 6; i++)
         v[i] = sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
     sqlite3_finalize(st);
-    if (!ok) return r1_db_fail(db, "summing the evaluation", err);
-    for (int i = 0; i < 6; i++)
-        if (put_eval(db, a, NAMES[i], v[i], err)) return -1;
-    return 0;
+    return ok ? 0 : r1_db_fail(db, "summing the evaluation", err);
+}
+
+/* Writes PREFIX/NAME for the means of one group. */
+static int put_means(R1Db *db, const Args *a, const char *prefix, const double v[6], R1Err *err) {
+    static const char *NAMES[] = {"accuracy", "format", "language", "completion_len_mean",
+                                  "prompts",  "samples"};
+    char name[256];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "%s/%s", prefix, NAMES[i]);
+        if (put_eval(db, a, name, v[i], err)) return -1;
+    }
+    if (strcmp(prefix, "eval")) return 0;
+    /* the names before eval/format and eval/language, which eval_summary reads */
+    return put_eval(db, a, "eval/format_rate", v[1], err) ||
+                   put_eval(db, a, "eval/language_rate", v[2], err)
+               ? -1
+               : 0;
+}
+
+/* --eval: the evaluation's summary under the phase's name, replacing an earlier
+ * one of the same phase and step; with --by, the same per meta value. A rate is
+ * NULL when its reward is not scored. */
+static int log_eval(R1Db *db, const Args *a, R1Err *err) {
+    const char *prefix = a->eval_name ? a->eval_name : "eval";
+    double v[6];
+    if (eval_means(db, a, NULL, v, err) || put_means(db, a, prefix, v, err)) return -1;
+    if (!a->by) return 0;
+    sqlite3_stmt *st = r1_db_prepare(
+        db,
+        "SELECT DISTINCT CAST(json_extract(p.meta, '$.' || ?3) AS TEXT) AS k FROM rollouts r "
+        "JOIN prompts p ON p.id = r.prompt_id WHERE r.step = ?1 AND r.stage = ?2 AND k IS NOT NULL "
+        "ORDER BY k",
+        err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, a->step);
+    sqlite3_bind_text(st, 2, r1_rows_stage(a->stage), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, a->by, -1, SQLITE_STATIC);
+    int rc, bad = 0;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *text = (const char *)sqlite3_column_text(st, 0);
+        char *value = text ? r1_xstrdup(text) : NULL, *group = NULL;
+        if (!value) {
+            bad = r1_db_fail(db, "reading the evaluation's groups", err) != 0;
+            break;
+        }
+        size_t n = strlen(prefix) + strlen(a->by) + strlen(value) + 3;
+        group = r1_xmalloc(n);
+        snprintf(group, n, "%s/%s-%s", prefix, a->by, value);
+        bad = eval_means(db, a, value, v, err) || put_means(db, a, group, v, err);
+        free(group);
+        free(value);
+    }
+    if (!bad && rc != SQLITE_DONE)
+        bad = r1_db_fail(db, "reading the evaluation's groups", err) != 0;
+    sqlite3_finalize(st);
+    return bad ? -1 : 0;
 }
 
 static void print_table(long step, long scored, long rollouts, const Line *l, int n) {

@@ -157,6 +157,22 @@ collect --kind non_reasoning --stage zero --from-step 0 --to-step 0 --filter '' 
 check "--filter '': no filter, only the duplicate dropped" \
     'grep -qF "\"rollouts\":11,\"collected\":10,\"already_present\":0,\"dry_run\":true,\"dropped\":{\"nul\":0,\"duplicate\":1,\"over_limit\":0}" "$tmp/out" || { cat "$tmp/out"; false; }'
 
+# --system: the system message first in each sample's messages, prompt and response as before
+# (cold_start holds 7 samples without one: with it the messages differ, so 4 more come)
+collect --kind cold_start --stage zero --max-per-prompt 1 --system 'Think, then "answer".' --quiet
+sys_rows="kind = 'cold_start' AND json_extract(messages, '\$[0].role') = 'system'"
+check "--system: every sample's messages start with the system message, then user and assistant" \
+    '[ "$(q "$db" "SELECT COUNT(*) FROM sft_samples WHERE kind = '"'"'cold_start'"'"'
+        AND json_extract(messages, '"'"'\$[0].role'"'"') = '"'"'system'"'"'
+        AND json_extract(messages, '"'"'\$[0].content'"'"') = '"'"'Think, then \"answer\".'"'"'
+        AND json_extract(messages, '"'"'\$[1].content'"'"') = prompt
+        AND json_extract(messages, '"'"'\$[2].role'"'"') = '"'"'assistant'"'"'
+        AND json_extract(messages, '"'"'\$[2].content'"'"') = response
+        AND json_array_length(messages) = 3")" = 4 ]'
+check "--system: the same responses as without it (kind distill above)" \
+    '[ "$(q "$db" "SELECT group_concat(response, '"'"'|'"'"') FROM (SELECT response FROM sft_samples WHERE $sys_rows ORDER BY id)")" = \
+       "$(q "$db" "SELECT group_concat(response, '"'"'|'"'"') FROM (SELECT response FROM sft_samples WHERE kind = '"'"'distill'"'"' ORDER BY id)")" ]'
+
 # language: the target from the prompt's meta (zh), or --lang
 z1=$(roll "$db" zh 0 "${P[6]}" 0 stop 30 "${dr[@]}" "$(good "${A[6]}" "把两个数相加。")")
 z2=$(roll "$db" zh 0 "${P[6]}" 1 stop 30 "${dr[@]}" "$(good "${A[6]}" "Add the two numbers.")")

@@ -112,4 +112,38 @@ ins 7 9999 0 "<think>${nl}x${nl}</think>${nl}<answer>${nl}5${nl}</answer>"
 check "a rollout without its prompt is scored" '[ "$(q "SELECT count(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 7 AND w.name = '"'"'total'"'"'")" = 1 ]'
 check "its accuracy is undefined (NULL)" '[ "$(q "SELECT quote(value) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.step = 7 AND w.name = '"'"'accuracy'"'"'")" = NULL ]'
 
+# ---- --eval with --by and --eval-name ---------------------------------------------------------
+# Three held-out prompts of levels 1, 1, 2 with two samples each, in stage eval/x:
+# accuracy by hand: level 1 has 3 of 4 right, level 2 1 of 2; format 5 of 6.
+q "INSERT INTO prompts (id, dataset, split, question, answer, meta, content_hash) VALUES
+ (21, 'synth/arith', 'test', 'What is 2 + 3?', '5', '{\"level\": 1}', 'e1'),
+ (22, 'synth/arith', 'test', 'What is 4 + 4?', '8', '{\"level\": 1}', 'e2'),
+ (23, 'synth/arith', 'test', 'What is 12 * 12?', '144', '{\"level\": 2}', 'e3');"
+ev() { # ev PROMPT SAMPLE ANSWER [plain]: a rollout of stage eval/x, step 0
+    local t="<think>${nl}We add the numbers.${nl}</think>${nl}<answer>${nl}$3${nl}</answer>"
+    [ "${4:-}" = plain ] && t="We add the numbers, \\boxed{$3}"
+    q "INSERT INTO rollouts (stage, step, prompt_id, sample, prompt_ids, completion_ids, logprobs, text,
+       finish_reason, n_tokens) VALUES ('eval/x', 0, $1, $2, x'', x'', x'', '$t', 'stop', 10)"
+}
+ev 21 0 5; ev 21 1 5; ev 22 0 8; ev 22 1 7; ev 23 0 144 plain; ev 23 1 100
+"$rw" --db "$db" --stage eval/x --step 0 --eval x --by level --rewards accuracy=1,format=1,language=1 --quiet
+em() { q "SELECT printf('%.4f', value) FROM metrics WHERE stage = 'x' AND step = 0 AND name = '$1'"; }
+check "--eval: eval/accuracy 4/6, eval/format 5/6, eval/language 1" \
+    '[ "$(em eval/accuracy) $(em eval/format) $(em eval/language)" = "0.6667 0.8333 1.0000" ]'
+check "--eval: the earlier names eval/format_rate and eval/language_rate carry the same rates" \
+    '[ "$(em eval/format_rate) $(em eval/language_rate)" = "0.8333 1.0000" ]'
+check "--by level: eval/level-1/accuracy 3/4, eval/level-2/accuracy 1/2, prompts 2 and 1" \
+    '[ "$(em eval/level-1/accuracy) $(em eval/level-2/accuracy) $(em eval/level-1/prompts) $(em eval/level-2/prompts)" = "0.7500 0.5000 2.0000 1.0000" ]'
+check "--by level: eval/level-2/format 1/2" '[ "$(em eval/level-2/format)" = "0.5000" ]'
+"$rw" --db "$db" --stage eval/x --step 0 --eval x --eval-name eval/other --rewards accuracy=1,format=1,language=1 --quiet
+check "--eval-name eval/other: eval/other/accuracy, and eval/accuracy left as it was" \
+    '[ "$(em eval/other/accuracy) $(em eval/accuracy)" = "0.6667 0.6667" ] &&
+     [ "$(q "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'x'"'"' AND name = '"'"'eval/other/format_rate'"'"'")" = 0 ]'
+n_before=$(q "SELECT COUNT(*) FROM metrics")
+"$rw" --db "$db" --stage eval/x --step 0 --eval x --by level --rewards accuracy=1,format=1,language=1 --quiet
+check "--eval again replaces its metrics in place (no new rows)" '[ "$(q "SELECT COUNT(*) FROM metrics")" = "$n_before" ]'
+expect_error "--by without --eval is refused" "go with --eval" "$rw" --db "$db" --step 0 --by level
+expect_error "--by with a key that is not a plain name is refused" "meta key" \
+    "$rw" --db "$db" --step 0 --eval x --by "level'); DROP TABLE x; --"
+
 finish

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "mathans.h"
+#include "reward.h"
 #include "synth.h"
 
 #define SAMPLES 3000
@@ -397,12 +398,175 @@ static void test_bad_arguments(void **state) {
     assert_int_equal(r1_synth_lang_parse("fr"), -1);
 }
 
+/* ---- cold-start responses (synth_cot.c) ---- */
+
+/* The value of an expression as the responses write it (× ÷, a negative number
+ * first or in parentheses), by this file's evaluator. */
+static int64_t ev_text(const char *text, const char *line) {
+    char ascii[256], *q = ascii;
+    for (const char *p = text; *p && q < ascii + sizeof ascii - 6; p++) {
+        if (!strncmp(p, "\xc3\x97", 2))
+            *q++ = '*', p++;
+        else if (!strncmp(p, "\xc3\xb7", 2))
+            *q++ = '/', p++;
+        else if (!strncmp(p, "(-", 2))
+            memcpy(q, "(0 - ", 5), q += 5, p++;
+        else if (strchr("0123456789+-() ", *p))
+            *q++ = *p;
+        else
+            fail_msg("unexpected text in the expression '%s' of line '%s'", text, line);
+    }
+    *q = 0;
+    if (ascii[0] == '-') { /* a negative first operand: (0 - N), which ev reads */
+        char tmp[sizeof ascii];
+        size_t d = strspn(ascii + 1, "0123456789");
+        if (snprintf(tmp, sizeof tmp, "(0 - %.*s)%s", (int)d, ascii + 1, ascii + 1 + d) >=
+            (int)sizeof tmp)
+            fail_msg("long");
+        memcpy(ascii, tmp, sizeof ascii);
+    }
+    Ev e;
+    return ev(ascii, &e);
+}
+
+/* A line that states the whole expression -- the task ("We need to work out X",
+ * "From the question, we need X", 我们要算, 根据题意，列式为) or what is left of it
+ * ("Now we have X", 现在算式是) -- must have the task's value; "Split N into a + b"
+ * (把 N 拆成) must list N's non-zero place values, largest first. Returns the checks made. */
+static int check_whole(const char *line, int64_t value) {
+    static const char *const whole[] = {
+        "We need to work out ",
+        "From the question, we need ",
+        "Now we have ",
+        "\xe6\x88\x91\xe4\xbb\xac\xe8\xa6\x81\xe7\xae\x97 ",
+        "\xe6\xa0\xb9\xe6\x8d\xae\xe9\xa2\x98\xe6\x84\x8f\xef\xbc\x8c\xe5\x88\x97\xe5\xbc\x8f\xe4"
+        "\xb8\xba ",
+        "\xe7\x8e\xb0\xe5\x9c\xa8\xe7\xae\x97\xe5\xbc\x8f\xe6\x98\xaf "};
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", line);
+    size_t len = strlen(buf);
+    if (len && buf[len - 1] == '.') buf[--len] = 0;
+    if (len >= 3 && !strcmp(buf + len - 3, "\xe3\x80\x82")) buf[len -= 3] = 0; /* 。 */
+    for (size_t k = 0; k < sizeof whole / sizeof whole[0]; k++)
+        if (!strncmp(buf, whole[k], strlen(whole[k]))) {
+            if (ev_text(buf + strlen(whole[k]), line) != value)
+                fail_msg("'%s' does not have the task's value %lld", line, (long long)value);
+            return 1;
+        }
+    const char *into = strstr(buf, " into "), *zh = strstr(buf, " \xe6\x8b\x86\xe6\x88\x90 ");
+    if ((strncmp(buf, "Split ", 6) || !into) && (strncmp(buf, "\xe6\x8a\x8a ", 4) || !zh)) return 0;
+    long long n = strtoll(buf + (into ? 6 : 4), NULL, 10), sum = 0, prev = -1;
+    for (const char *p = into ? into + 6 : zh + 8; *p;) {
+        char *end;
+        long long part = strtoll(p, &end, 10), unit = 1;
+        while (unit * 10 <= part) unit *= 10;
+        if (end == p || part <= 0 || part % unit || (prev > 0 && part >= prev))
+            fail_msg("'%s': %lld is not the next place value", line, part);
+        sum += part, prev = part;
+        p = end;
+        while (*p == ' ' || *p == '+') p++;
+    }
+    if (sum != n) fail_msg("'%s': the parts add up to %lld", line, sum);
+    return 1;
+}
+
+/* Checks every "LHS = N" clause of a line with this file's evaluator: clauses are
+ * split at ", so ", ", because ", "，" and "：", and lead-in words are skipped.
+ * Returns the number of equations checked. */
+static int check_line(const char *line) {
+    static const char *const seps[] = {", so ", ", because ", "\xef\xbc\x8c", "\xef\xbc\x9a", ": "};
+    static const char *const leads[] = {"First, ",
+                                        "Next, ",
+                                        "Last, ",
+                                        "So ",
+                                        "\xe5\x85\x88\xe7\xae\x97 ",
+                                        "\xe5\x86\x8d\xe7\xae\x97 ",
+                                        "\xe6\x9c\x80\xe5\x90\x8e\xe7\xae\x97 ",
+                                        "\xe6\x89\x80\xe4\xbb\xa5 ",
+                                        "\xe5\x9b\xa0\xe4\xb8\xba "};
+    char buf[512], *clause[16];
+    snprintf(buf, sizeof buf, "%s", line);
+    int n = 0, checked = 0;
+    clause[n++] = buf;
+    for (char *p = buf; *p && n < 16; p++)
+        for (size_t k = 0; k < sizeof seps / sizeof seps[0]; k++)
+            if (!strncmp(p, seps[k], strlen(seps[k]))) {
+                *p = 0, p += strlen(seps[k]) - 1, clause[n++] = p + 1;
+                break;
+            }
+    for (int i = 0; i < n; i++) {
+        char *c = clause[i];
+        for (size_t k = 0; k < sizeof leads / sizeof leads[0]; k++)
+            if (!strncmp(c, leads[k], strlen(leads[k]))) c += strlen(leads[k]);
+        size_t len = strlen(c);
+        while (len && (c[len - 1] == '.' || c[len - 1] == ' ')) c[--len] = 0;
+        if (len >= 3 && !strcmp(c + len - 3, "\xe3\x80\x82")) c[len -= 3] = 0; /* 。 */
+        char *eq = strstr(c, " = ");
+        if (!eq) continue;
+        *eq = 0;
+        char *end;
+        long long rhs = strtoll(eq + 3, &end, 10);
+        if (*end) fail_msg("right side '%s' of line '%s' is not a number", eq + 3, line);
+        if (ev_text(c, line) != rhs) fail_msg("wrong step: %s = %lld in '%s'", c, rhs, line);
+        checked++;
+    }
+    return checked;
+}
+
+static void test_cold_start(void **state) {
+    (void)state;
+    R1RewardOpts o;
+    r1_reward_defaults(&o);
+    R1Err err;
+    assert_int_equal(r1_reward_parse_weights(&o, "accuracy=1,format=1,language=1", &err), 0);
+    R1Rewarder *rw = r1_rewarder_new(&o, &err);
+    assert_non_null(rw);
+    R1Rng r;
+    r1_rng_seed(&r, 11);
+    long equations = 0, lines_seen = 0;
+    for (int level = 1; level <= 4; level++)
+        for (int lang = R1_SYNTH_EN; lang <= R1_SYNTH_ZH; lang++)
+            for (int i = 0; i < SAMPLES / 8; i++) {
+                R1SynthItem it = gen(R1_SYNTH_ARITH, level, (R1SynthLang)lang, &r);
+                char *text = r1_synth_cold_start(&it, &err);
+                if (!text) fail_msg("%s: %s", it.expr, err.msg);
+                R1RewardInput in = {text, strlen(text), 100, it.question, it.answer, it.meta, 0};
+                R1RewardResult res;
+                r1_reward_score(rw, &in, &res);
+                if (res.value[R1_RW_FORMAT] != 1 || res.value[R1_RW_ACCURACY] != 1 ||
+                    res.value[R1_RW_LANGUAGE] != 1)
+                    fail_msg("rewards %g/%g/%g for:\n%s", res.value[R1_RW_ACCURACY],
+                             res.value[R1_RW_FORMAT], res.value[R1_RW_LANGUAGE], text);
+                /* every step inside the think block is arithmetic that holds */
+                char *end = strstr(text, "</think>");
+                assert_non_null(end);
+                for (char *p = text + strlen("<think>\n"); p < end;) {
+                    char *nl = strchr(p, '\n');
+                    *nl = 0;
+                    equations += check_line(p) + check_whole(p, it.value);
+                    lines_seen++;
+                    *nl = '\n';
+                    p = nl + 1;
+                }
+                free(text);
+                r1_synth_item_free(&it);
+            }
+    r1_rewarder_free(rw);
+    /* most lines are equations (the first states the task; labels stand alone) */
+    assert_true(equations > lines_seen / 2);
+    /* other tasks have no worked response */
+    R1SynthItem cd = gen(R1_SYNTH_COUNTDOWN, 1, R1_SYNTH_EN, &r);
+    assert_null(r1_synth_cold_start(&cd, &err));
+    assert_non_null(strstr(err.msg, "arith"));
+    r1_synth_item_free(&cd);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_determinism),       cmocka_unit_test(test_arith_answers),
         cmocka_unit_test(test_countdown),         cmocka_unit_test(test_languages),
         cmocka_unit_test(test_template_coverage), cmocka_unit_test(test_library_eval),
-        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_bad_arguments),     cmocka_unit_test(test_cold_start),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

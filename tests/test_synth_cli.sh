@@ -79,7 +79,7 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 check "100000 rows in under 10 s (${ms} ms)" '[ "$ms" -lt 10000 ]'
 check "100000 rows written" '[ "$(sqlite3 "$tmp/big.db" "SELECT COUNT(*) FROM prompts")" -gt 95000 ]'
 
-expect_error "unknown task is refused" "expected arith or countdown" "$d" synth --db "$db" --task sudoku --n 1 --seed 1
+expect_error "unknown task is refused" "expected arith, countdown or chain" "$d" synth --db "$db" --task sudoku --n 1 --seed 1
 expect_error "level beyond the task is refused" "levels 1 to 3" "$d" synth --db "$db" --task countdown --level 4 --n 1 --seed 1
 expect_error "--n 0 is refused" "--n '0'" "$d" synth --db "$db" --task arith --n 0 --seed 1
 expect_error "--n must be a number" "--n 'ten'" "$d" synth --db "$db" --task arith --n ten --seed 1
@@ -92,5 +92,45 @@ expect_error "unknown option is refused" "unknown option --bogus" "$d" synth --d
 check "--n 20000 at level 1 gives 20000 distinct rows" '[ "$(sqlite3 "$tmp/l1.db" "SELECT COUNT(*) FROM prompts")" = 20000 ]'
 "$d" synth --db "$tmp/l1.db" --task arith --level 1 --n 20000 --seed 3 2>"$tmp/l1.err"
 check "the same seed again adds nothing" 'grep -q "added 0, already present 20000" "$tmp/l1.err"'
+
+# ---- --kind: worked cold-start samples ----------------------------------------------------
+cs="$tmp/cs.db"
+"$d" synth --db "$cs" --task arith --level 1 --lang mixed --n 3000 --split test --seed 5 --quiet
+"$d" synth --db "$cs" --task arith --level 1 --lang mixed --kind cold_start --system "Think first." \
+    --avoid-split test --n 500 --seed 6 2>"$tmp/cs.err"
+check "--kind cold_start: 500 samples of kind cold_start, no new prompts" \
+    'grep -q "synth/arith (cold_start): added 500, already present 0" "$tmp/cs.err" &&
+     [ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM sft_samples WHERE kind = '\''cold_start'\''")" = 500 ] &&
+     [ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM prompts")" = 3000 ]'
+check "--kind: messages are system, the question, then the response (prompt and response columns agree)" \
+    '[ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM sft_samples WHERE json_array_length(messages) = 3
+        AND json_extract(messages, '\''\$[0].role'\'') = '\''system'\'' AND json_extract(messages, '\''\$[0].content'\'') = '\''Think first.'\''
+        AND json_extract(messages, '\''\$[1].role'\'') = '\''user'\'' AND json_extract(messages, '\''\$[1].content'\'') = prompt
+        AND json_extract(messages, '\''\$[2].role'\'') = '\''assistant'\'' AND json_extract(messages, '\''\$[2].content'\'') = response")" = 500 ]'
+check "--kind: every response is <think>\\n...\\n</think>\\n<answer>\\n...\\boxed{...}...\\n</answer>" \
+    '[ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM sft_samples WHERE response LIKE '\''<think>'\'' || char(10) || '\''%'\'' || char(10) || '\''</think>'\'' || char(10) || '\''<answer>'\'' || char(10) || '\''%\boxed{%}%'\'' || char(10) || '\''</answer>'\''")" = 500 ]'
+check "--kind --lang mixed: Chinese questions get Chinese reasoning, English ones English" \
+    '[ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM sft_samples WHERE (prompt GLOB '\''*[a-zA-Z]*'\'') != (response LIKE '\''%We need%'\'')")" = 0 ] &&
+     [ "$(sqlite3 "$cs" "SELECT COUNT(*) FROM sft_samples WHERE response LIKE '\''%我们要算%'\''")" -gt 100 ]'
+# a sample's expression, from its summary line "So EXPR = \boxed{V}." (所以 in Chinese)
+held="SELECT COUNT(*) FROM sft_samples s JOIN prompts p ON p.split = 'test' AND json_extract(p.meta, '\$.expr') =
+    trim(substr(s.response, instr(s.response, '<answer>') + 12, instr(s.response, ' = \\boxed') - instr(s.response, '<answer>') - 12))
+    WHERE s.response LIKE '%<answer>' || char(10) || 'So %'"
+check "--avoid-split test: no sample works a held-out expression, in any wording" \
+    '[ "$(sqlite3 "$cs" "$held AND s.kind = '\''cold_start'\''")" = 0 ]'
+"$d" synth --db "$cs" --task arith --level 1 --lang mixed --kind reasoning --n 2000 --seed 6 --quiet
+check "without --avoid-split the same draw does work held-out expressions (so the check above can fail)" \
+    '[ "$(sqlite3 "$cs" "$held AND s.kind = '\''reasoning'\''")" -gt 20 ]'
+"$d" synth --db "$cs" --task arith --level 1 --lang mixed --kind cold_start --system "Think first." \
+    --avoid-split test --n 500 --seed 6 2>"$tmp/cs2.err"
+check "--kind: the same seed again adds nothing" 'grep -q "added 0, already present 500" "$tmp/cs2.err"'
+expect_error "--kind for countdown is refused" "--task arith only" "$d" synth --db "$cs" --task countdown --kind cold_start --n 1 --seed 1
+expect_error "--kind must be an SFT kind" "--kind 'warmup'" "$d" synth --db "$cs" --task arith --kind warmup --n 1 --seed 1
+expect_error "--system without --kind is refused" "goes with --kind" "$d" synth --db "$cs" --task arith --system hi --n 1 --seed 1
+expect_error "--split with --kind is refused" "--split is for prompts" "$d" synth --db "$cs" --task arith --kind cold_start --split test --n 1 --seed 1
+expect_error "--avoid-split of the split being written is refused" "is the split being written" \
+    "$d" synth --db "$cs" --task arith --split test --avoid-split test --n 1 --seed 1
+expect_error "--avoid-split of an empty split is refused by name" "has no prompts in split tset" \
+    "$d" synth --db "$cs" --task arith --kind cold_start --avoid-split tset --n 1 --seed 1
 
 finish
