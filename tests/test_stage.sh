@@ -11,7 +11,7 @@
 #   3. without --stage: rows get stage 'rl', metrics 'rollout', 'reward', 'grpo'
 #   4. r1-reward --eval PHASE on hand-written completions (3 correct of 8, so
 #      eval/accuracy = 0.375 = the mean of the accuracy rewards in sqlite3):
-#      eval/* rates, prompts and samples; a rerun replaces its 6 rows; another
+#      eval/* rates, prompts and samples; a rerun replaces its 8 rows; another
 #      stage's rows at the same step are not counted; the view eval_summary
 #   5. r1-sft --stage NAME: sft/* metrics and the checkpoints row under NAME;
 #      r1-sft --kind pretrain --loss all on samples imported as kind pretrain
@@ -205,16 +205,18 @@ check "eval: eval/language_rate $(em language_rate) = the mean language reward (
     '[ -n "$lang_sql" ] && [ "$(em language_rate)" = "$lang_sql" ]'
 check "eval: eval/completion_len_mean 13.5, eval/prompts 2, eval/samples 8" \
     '[ "$(em completion_len_mean) $(em prompts) $(em samples)" = "13.500000 2.000000 8.000000" ]'
-check "eval: 6 eval/ rows, all with stage 'base' at step 0" \
-    '[ "$(e "SELECT COUNT(*), COUNT(DISTINCT stage || step) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = "6|1" ] &&
+check "eval: eval/format and eval/language are the same rates as eval/format_rate and eval/language_rate" \
+    '[ "$(em format) $(em language)" = "$(em format_rate) $(em language_rate)" ]'
+check "eval: 8 eval/ rows, all with stage 'base' at step 0" \
+    '[ "$(e "SELECT COUNT(*), COUNT(DISTINCT stage || step) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = "8|1" ] &&
      [ "$(e "SELECT DISTINCT stage FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = base ]'
 check "eval: the reward/* metrics are under the --stage name eval/base, the rl rows unscored" \
     '[ "$(e "SELECT printf('"'"'%.6f'"'"', value) FROM metrics WHERE stage = '"'"'eval/base'"'"' AND name = '"'"'reward/accuracy'"'"'")" = 0.375000 ] &&
      [ "$(e "SELECT COUNT(*) FROM rewards w JOIN rollouts r ON r.id = w.rollout_id WHERE r.stage = '"'"'rl'"'"'")" = 0 ]'
 score_eval || fail "eval: rerun"
 score_eval || fail "eval: rerun"
-check "eval: two reruns replace the eval rows (still 6, same values)" \
-    '[ "$(e "SELECT COUNT(*) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = 6 ] && [ "$(em accuracy) $(em samples)" = "0.375000 8.000000" ]'
+check "eval: two reruns replace the eval rows (still 8, same values)" \
+    '[ "$(e "SELECT COUNT(*) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = 8 ] && [ "$(em accuracy) $(em samples)" = "0.375000 8.000000" ]'
 # two more samples arrive unscored, one per prompt (prompt 2 right, prompt 1 wrong):
 # the rerun scores them and the rates follow (4 of 10; 2 of 5 for each prompt)
 e "INSERT INTO rollouts (stage, step, prompt_id, sample, prompt_ids, completion_ids, logprobs, text,
@@ -222,12 +224,12 @@ e "INSERT INTO rollouts (stage, step, prompt_id, sample, prompt_ids, completion_
    ('eval/base', 0, 2, 8, x'', x'', x'', '$(ok 12)', 'stop', 13, ''),
    ('eval/base', 0, 1, 9, x'', x'', x'', '$(ok 5)', 'stop', 14, '')"
 score_eval || fail "eval: rerun with new samples"
-check "eval: a rerun after 2 new samples: accuracy 4 of 10, 10 samples, still 6 rows" \
-    '[ "$(em accuracy) $(em samples) $(e "SELECT COUNT(*) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = "0.400000 10.000000 6" ]'
+check "eval: a rerun after 2 new samples: accuracy 4 of 10, 10 samples, still 8 rows" \
+    '[ "$(em accuracy) $(em samples) $(e "SELECT COUNT(*) FROM metrics WHERE name LIKE '"'"'eval/%'"'"'")" = "0.400000 10.000000 8" ]'
 "$R1_BIN/r1-reward" --db "$edb" --step 0 --eval r1 --quiet >/dev/null 2>"$tmp/ev.err" ||
     { cat "$tmp/ev.err"; fail "eval: r1-reward --eval r1 (the rl rows)"; }
 check "eval: --eval r1 on the 'rl' rows (2, both correct) leaves base's rows alone" \
-    '[ "$(e "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'r1'"'"' AND name LIKE '"'"'eval/%'"'"'")" = 6 ] &&
+    '[ "$(e "SELECT COUNT(*) FROM metrics WHERE stage = '"'"'r1'"'"' AND name LIKE '"'"'eval/%'"'"'")" = 8 ] &&
      [ "$(em accuracy)" = 0.400000 ]'
 check "eval: the view eval_summary (one row per phase)" \
     '[ "$(e "SELECT phase, step, printf('"'"'%.4f %.4f %.1f'"'"', accuracy, format_rate, mean_length) FROM eval_summary ORDER BY phase")" = "$(printf "base|0|0.4000 0.7000 13.5\nr1|0|1.0000 1.0000 99.0")" ]'
