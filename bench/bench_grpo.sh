@@ -23,15 +23,6 @@ tmp=$(mktemp -d /tmp/r1c_bench_grpo.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 
-# timed CMD...: runs CMD (its output to stderr), prints its wall-clock seconds.
-timed() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >&2
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
-}
-
 echo "== GRPO step: $prompts prompts x $group completions x $new new tokens, bench model (Qwen2, hidden 512, 8 layers, vocab 32000), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 db="$tmp/run.db"

@@ -30,14 +30,6 @@ tmp=$(mktemp -d /tmp/r1c_bench_grpo_real.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 system="Think step by step inside <think> </think>, then give the final answer inside <answer> </answer>."
 
-timed() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    "$@" >&2
-    t1=$(date +%s.%N)
-    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
-}
-
 gguf=$("$root/scripts/real-model.sh")
 echo "== GRPO step on SmolLM2-135M-Instruct: $prompts prompts x $group completions, <= $new new tokens, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$R1_BIN/r1-model" import-gguf --gguf "$gguf" --out "$tmp/policy" --quiet

@@ -397,14 +397,6 @@ typedef struct {
     Progress prog;
 } Collect;
 
-/* Appends s to the growing string (*out, *len, *cap), keeping it NUL-terminated. */
-static void put(char **out, size_t *len, size_t *cap, const char *s) {
-    size_t n = strlen(s);
-    if (*len + n + 1 > *cap) *out = r1_xrealloc(*out, *cap = (*len + n + 1) * 2);
-    memcpy(*out + *len, s, n + 1);
-    *len += n;
-}
-
 /* What one sample stores: its columns, the messages array and its hash. */
 typedef struct {
     char *prompt, *messages; /* owned */
@@ -412,26 +404,6 @@ typedef struct {
     size_t prompt_len, response_len, messages_len;
     char hash[17];
 } Sample;
-
-/* [{"role":"user","content":Q},{"role":"assistant","content":R}] on one line (with
- * {"role":"system","content":S} first for --system), as
- * export writes it and import reads it; the hash is import's, of that text. */
-static void make_messages(Sample *s, const char *system) {
-    size_t cap = 0;
-    s->messages = NULL, s->messages_len = 0;
-    put(&s->messages, &s->messages_len, &cap, "[");
-    if (system) {
-        put(&s->messages, &s->messages_len, &cap, "{\"role\":\"system\",\"content\":");
-        r1_json_string_write(system, strlen(system), &s->messages, &s->messages_len, &cap);
-        put(&s->messages, &s->messages_len, &cap, "},");
-    }
-    put(&s->messages, &s->messages_len, &cap, "{\"role\":\"user\",\"content\":");
-    r1_json_string_write(s->prompt, s->prompt_len, &s->messages, &s->messages_len, &cap);
-    put(&s->messages, &s->messages_len, &cap, "},{\"role\":\"assistant\",\"content\":");
-    r1_json_string_write(s->response, s->response_len, &s->messages, &s->messages_len, &cap);
-    put(&s->messages, &s->messages_len, &cap, "}]");
-    r1_db_hash_hex(s->messages, s->messages_len, s->hash);
-}
 
 /* Whether sft_samples has (kind, hash) already. 1, 0, or -1 with err set. */
 static int already_present(Collect *c, const char *hash, R1Err *err) {
@@ -465,7 +437,8 @@ static int keep(Collect *c, const Rollout *r, const char *resp, size_t resp_len,
     /* valid UTF-8, as the rollouts' text is, so that the columns and the JSON agree */
     Sample s = {.response = resp, .response_len = resp_len};
     s.prompt = r1_utf8_lossy(r->question, strlen(r->question), &s.prompt_len);
-    make_messages(&s, c->o->system);
+    s.messages = sft_messages(c->o->system, s.prompt, s.prompt_len, s.response, s.response_len,
+                              &s.messages_len, s.hash);
     uint64_t kept = 0;
     r1_u64map_get(&c->per_prompt, (uint64_t)r->prompt_id, &kept);
     int rc = 0, kept_now = 0;

@@ -16,7 +16,6 @@
 
 #include "data.h"
 #include "hashmap.h"
-#include "jsonstr.h"
 #include "synth.h"
 
 static const char *usage =
@@ -239,34 +238,15 @@ static int held_out(Sink *k, const R1SynthItem *it, R1Err *err) {
     return rc == SQLITE_ROW;
 }
 
-static void put_message(char **m, size_t *len, size_t *cap, const char *role, const char *text) {
-    char head[64];
-    int n =
-        snprintf(head, sizeof head, "%s{\"role\":\"%s\",\"content\":", *len > 1 ? "," : "", role);
-    if (*len + (size_t)n + 1 > *cap) *cap = (*len + (size_t)n + 1) * 2, *m = r1_xrealloc(*m, *cap);
-    memcpy(*m + *len, head, (size_t)n + 1);
-    *len += (size_t)n;
-    r1_json_string_write(text, strlen(text), m, len, cap);
-    if (*len + 2 > *cap) *cap = (*len + 2) * 2, *m = r1_xrealloc(*m, *cap);
-    memcpy(*m + *len, "}", 2);
-    *len += 1;
-}
-
 /* One sample: [system?, user question, assistant worked response]. */
 static int add_sample(Sink *k, const SynthOpts *o, const R1SynthItem *it, const char *source,
                       R1Err *err) {
     char *resp = r1_synth_cold_start(it, err);
     if (!resp) return -1;
-    size_t cap = 256, len = 1;
-    char *m = r1_xmalloc(cap), hash[17];
-    m[0] = '[', m[1] = 0;
-    if (o->system) put_message(&m, &len, &cap, "system", o->system);
-    put_message(&m, &len, &cap, "user", it->question);
-    put_message(&m, &len, &cap, "assistant", resp);
-    if (len + 2 > cap) m = r1_xrealloc(m, len + 2);
-    memcpy(m + len, "]", 2);
-    len++;
-    r1_db_hash_hex(m, len, hash);
+    size_t len;
+    char hash[17];
+    char *m =
+        sft_messages(o->system, it->question, strlen(it->question), resp, strlen(resp), &len, hash);
     sqlite3_stmt *st = k->sample;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 2, it->question, -1, SQLITE_STATIC);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "data.h"
+#include "jsonstr.h"
 
 int data_open(R1Db *db, const char *path) {
     R1Err err;
@@ -75,4 +76,32 @@ int prompt_writer_add(PromptWriter *w, const PromptRow *r, R1Err *err) {
 void prompt_writer_free(PromptWriter *w) {
     sqlite3_finalize(w->insert);
     w->insert = NULL;
+}
+
+/* Appends s to the growing string (*out, *len, *cap), keeping it NUL-terminated. */
+static void put(char **out, size_t *len, size_t *cap, const char *s) {
+    size_t n = strlen(s);
+    if (*len + n + 1 > *cap) *out = r1_xrealloc(*out, *cap = (*len + n + 1) * 2);
+    memcpy(*out + *len, s, n + 1);
+    *len += n;
+}
+
+char *sft_messages(const char *system, const char *user, size_t user_len, const char *assistant,
+                   size_t assistant_len, size_t *len, char hash[17]) {
+    char *m = NULL;
+    size_t cap = 0;
+    *len = 0;
+    put(&m, len, &cap, "[");
+    if (system) {
+        put(&m, len, &cap, "{\"role\":\"system\",\"content\":");
+        r1_json_string_write(system, strlen(system), &m, len, &cap);
+        put(&m, len, &cap, "},");
+    }
+    put(&m, len, &cap, "{\"role\":\"user\",\"content\":");
+    r1_json_string_write(user, user_len, &m, len, &cap);
+    put(&m, len, &cap, "},{\"role\":\"assistant\",\"content\":");
+    r1_json_string_write(assistant, assistant_len, &m, len, &cap);
+    put(&m, len, &cap, "}]");
+    r1_db_hash_hex(m, *len, hash);
+    return m;
 }

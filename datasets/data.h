@@ -39,6 +39,13 @@ typedef struct {
 } PromptRow;
 
 int prompt_writer_init(PromptWriter *w, R1Db *db, R1Err *err);
+
+/* An SFT sample's messages column on one line, as export writes it and import reads
+ * it: [{"role":"system","content":S} (when system is not NULL), {"role":"user",
+ * "content":Q}, {"role":"assistant","content":R}]. Returns the malloc'd text, its
+ * length in *len and the content hash of that text (import's) in hash. */
+char *sft_messages(const char *system, const char *user, size_t user_len, const char *assistant,
+                   size_t assistant_len, size_t *len, char hash[17]);
 int prompt_writer_add(PromptWriter *w, const PromptRow *row, R1Err *err);
 void prompt_writer_free(PromptWriter *w);
 
